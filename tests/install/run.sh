@@ -1,0 +1,32 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# usage: run.sh BUILD_DIR EXAMPLE_SRC WORK_DIR C_COMPILER
+# Installs BUILD_DIR into WORK_DIR/prefix, then builds and runs EXAMPLE_SRC against it with CMake
+# (find_package) and with pkg-config. Fails on the first step that fails.
+set -eu
+build=$1 src=$2 work=$3 cc=$4
+rm -rf "$work"
+mkdir -p "$work"
+prefix="$work/prefix"
+
+echo "== install into $prefix"
+cmake --install "$build" --prefix "$prefix" >"$work/install.log"
+test -f "$prefix/include/camstream/platform.h"
+ls "$prefix"/lib*/pkgconfig/camstream.pc >/dev/null
+ls "$prefix"/lib*/cmake/camstream/camstreamConfig.cmake >/dev/null
+
+echo "== find_package(camstream)"
+cmake -S "$src" -B "$work/cmake-build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_COMPILER="$cc" \
+    >"$work/configure.log"
+cmake --build "$work/cmake-build" >"$work/build.log"
+"$work/cmake-build/camstream_example"
+
+echo "== pkg-config camstream"
+PKG_CONFIG_PATH=$(echo "$prefix"/lib*/pkgconfig)
+export PKG_CONFIG_PATH
+flags=$(pkg-config --cflags --libs camstream)
+echo "pkg-config: $flags"
+# shellcheck disable=SC2086
+"$cc" -std=c11 -Wall -Werror -o "$work/example-pc" "$src/main.c" $flags
+"$work/example-pc"
+echo "== ok"

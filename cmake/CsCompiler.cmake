@@ -5,6 +5,9 @@ add_library(camstream_flags INTERFACE)
 target_compile_options(camstream_flags INTERFACE
     -Wall -Wextra -Wconversion -Wshadow -Wstrict-prototypes -Wmissing-prototypes
     -Wno-sign-conversion)
+# 64-bit file offsets everywhere: 32-bit targets (armhf) otherwise fail readdir()/stat() on large
+# inodes and files over 2 GiB. A no-op on 64-bit targets.
+add_compile_definitions(_FILE_OFFSET_BITS=64)
 if(CS_WERROR)
     target_compile_options(camstream_flags INTERFACE -Werror)
 endif()

@@ -51,6 +51,10 @@ int main(int argc, char **argv)
         if (S_ISDIR(st.st_mode)) {
             struct dirent **list;
             int n = scandir(argv[i], &list, NULL, alphasort);
+            if (n < 0) {
+                fprintf(stderr, "replay: cannot list %s\n", argv[i]);
+                return 1;
+            }
             for (int j = 0; j < n; j++) {
                 char path[4096];
                 if (list[j]->d_name[0] != '.') {

@@ -30,6 +30,13 @@ list(REVERSE cs_targets)
 foreach(t IN LISTS cs_targets)
     string(APPEND CS_PC_LIBS " -l${t}")
 endforeach()
+# Libraries of other projects the modules need (e.g. -lmbedcrypto for auth), after camstream's own.
+get_property(cs_pc_extra GLOBAL PROPERTY CS_PC_EXTRA_LIBS)
+list(REMOVE_DUPLICATES cs_pc_extra)
+set(CS_PC_EXTRA_LIBS "")
+foreach(l IN LISTS cs_pc_extra)
+    string(APPEND CS_PC_EXTRA_LIBS " ${l}")
+endforeach()
 file(RELATIVE_PATH CS_PC_RELPREFIX
      /${CMAKE_INSTALL_LIBDIR}/pkgconfig /)
 string(REGEX REPLACE "/$" "" CS_PC_RELPREFIX "${CS_PC_RELPREFIX}")

@@ -26,7 +26,10 @@ PKG_CONFIG_PATH=$(echo "$prefix"/lib*/pkgconfig)
 export PKG_CONFIG_PATH
 flags=$(pkg-config --cflags --libs camstream)
 echo "pkg-config: $flags"
+# The modules the package lists decide what the example calls, as with find_package.
+defs=""
+case "$flags" in *-lcamstream_auth*) defs="-DHAVE_CS_AUTH=1" ;; esac
 # shellcheck disable=SC2086
-"$cc" -std=c11 -Wall -Werror -o "$work/example-pc" "$src/main.c" $flags
+"$cc" -std=c11 -Wall -Werror $defs -o "$work/example-pc" "$src/main.c" $flags
 "$work/example-pc"
 echo "== ok"

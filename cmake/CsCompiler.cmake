@@ -17,6 +17,11 @@ if(CS_SANITIZE)
                         -fno-omit-frame-pointer)
     add_link_options(-fsanitize=address,undefined)
 endif()
+if(CS_FUZZ)
+    # Coverage instrumentation in every library, so libFuzzer sees edges inside the code it fuzzes;
+    # the fuzz_* programs themselves add -fsanitize=fuzzer (tests/fuzz/CMakeLists.txt).
+    add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
 set_target_properties(camstream_flags PROPERTIES EXPORT_NAME flags)
 
 # cs_module(<name> SOURCES ... [PUBLIC_LIBS ...] [PRIVATE_LIBS ...])

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The byte queue of the HTTP stack: a list of heap chunks that appends copy into and readers
+ * consume from the front (peek/skip), used for socket output, bytes held back while a handler
+ * pauses, HTTP/2 response data and buffered request bodies. */
+#include <string.h>
+
+#include "http_int.h"
+
+#define CHUNK_MIN 16384u
+
+void csi_bufq_init(struct csi_bufq *q, const cs_allocator *a)
+{
+    memset(q, 0, sizeof(*q));
+    q->a = a;
+}
+
+cs_status csi_bufq_append(struct csi_bufq *q, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+
+    while (len > 0) {
+        struct csi_bufq_chunk *t = q->tail;
+        size_t n;
+
+        if (t == NULL || t->len == t->cap) {
+            size_t cap = len > CHUNK_MIN ? len : CHUNK_MIN;
+            size_t sz;
+
+            if (cs_add_size(sizeof(*t), cap, &sz) != CS_OK) {
+                return CS_E_OVERFLOW;
+            }
+            t = cs_alloc(q->a, sz);
+            if (t == NULL) {
+                return CS_E_NOMEM;
+            }
+            t->next = NULL;
+            t->off = 0;
+            t->len = 0;
+            t->cap = cap;
+            if (q->tail != NULL) {
+                q->tail->next = t;
+            } else {
+                q->head = t;
+            }
+            q->tail = t;
+        }
+        n = t->cap - t->len;
+        if (n > len) {
+            n = len;
+        }
+        memcpy(t->data + t->len, p, n);
+        t->len += n;
+        q->len += n;
+        p += n;
+        len -= n;
+    }
+    return CS_OK;
+}
+
+size_t csi_bufq_peek(const struct csi_bufq *q, const uint8_t **p)
+{
+    if (q->head == NULL) {
+        *p = NULL;
+        return 0;
+    }
+    *p = q->head->data + q->head->off;
+    return q->head->len - q->head->off;
+}
+
+void csi_bufq_skip(struct csi_bufq *q, size_t n)
+{
+    while (n > 0 && q->head != NULL) {
+        struct csi_bufq_chunk *h = q->head;
+        size_t avail = h->len - h->off;
+        size_t k = n < avail ? n : avail;
+
+        h->off += k;
+        q->len -= k;
+        n -= k;
+        if (h->off == h->len) {
+            q->head = h->next;
+            if (q->head == NULL) {
+                q->tail = NULL;
+            }
+            cs_freep(q->a, &h);
+        }
+    }
+}
+
+size_t csi_bufq_read(struct csi_bufq *q, void *dst, size_t n)
+{
+    uint8_t *d = dst;
+    size_t done = 0;
+
+    while (done < n) {
+        const uint8_t *p;
+        size_t avail = csi_bufq_peek(q, &p);
+
+        if (avail == 0) {
+            break;
+        }
+        if (avail > n - done) {
+            avail = n - done;
+        }
+        memcpy(d + done, p, avail);
+        csi_bufq_skip(q, avail);
+        done += avail;
+    }
+    return done;
+}
+
+void csi_bufq_clear(struct csi_bufq *q)
+{
+    csi_bufq_skip(q, q->len);
+    while (q->head != NULL) { /* empty chunks left by appends of zero bytes */
+        struct csi_bufq_chunk *h = q->head;
+        q->head = h->next;
+        cs_freep(q->a, &h);
+    }
+    q->tail = NULL;
+    q->len = 0;
+}

@@ -21,6 +21,7 @@ check_symbol_exists(fdatasync "unistd.h" CS_HAVE_FDATASYNC)
 check_symbol_exists(mkostemp "stdlib.h" CS_HAVE_MKOSTEMP)
 check_symbol_exists(renameat "stdio.h" CS_HAVE_RENAMEAT)
 check_include_file(stdatomic.h CS_HAVE_STDATOMIC_H)
+check_include_file(linux/sockios.h CS_HAVE_LINUX_SOCKIOS_H) # SIOCOUTQ: bytes unsent in a socket
 unset(CMAKE_REQUIRED_DEFINITIONS)
 unset(CMAKE_REQUIRED_LIBRARIES)
 

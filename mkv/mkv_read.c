@@ -1017,7 +1017,7 @@ cs_status cs_mkv_reader_next(cs_mkv_reader *r, const uint8_t *data, size_t len, 
                              cs_mkv_event *ev)
 {
     const uint8_t *p = data;
-    const uint8_t *end = data + len;
+    const uint8_t *end;
     cs_status st = CS_OK;
     bool have = false;
 
@@ -1029,10 +1029,12 @@ cs_status cs_mkv_reader_next(cs_mkv_reader *r, const uint8_t *data, size_t len, 
     if (r->state == ST_ERROR) {
         return r->error;
     }
+    /* NULL + 0 is undefined behaviour in C: an empty call walks an empty range of real memory. */
     if (data == NULL) {
         static const uint8_t none[1];
-        data = p = end = none;
+        data = p = none;
     }
+    end = data + len;
 
 #define HERE (r->pos + (uint64_t)(p - data))
     while (!have && st == CS_OK) {

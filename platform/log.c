@@ -45,8 +45,8 @@ const char *cs_log_level_str(cs_log_level level)
     return "?";
 }
 
-void cs_log_emitv(const cs_logger *logger, cs_log_level level, const char *module,
-                  const char *fmt, va_list ap)
+void cs_log_emitv(const cs_logger *logger, cs_log_level level, const char *module, const char *fmt,
+                  va_list ap)
 {
     char line[LOG_LINE_MAX];
 

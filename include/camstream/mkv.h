@@ -131,18 +131,18 @@ typedef enum cs_mkv_codec {
  * (reader, valid only during the event callback).
  */
 typedef struct cs_mkv_track_info {
-    uint64_t number;          /**< TrackNumber, 1-based */
-    uint64_t uid;             /**< TrackUID (writer: 0 = same as number) */
-    cs_mkv_track_type type;   /**< video, audio, ... */
-    cs_mkv_codec codec;       /**< writer input; reader: derived from codec_id when known */
-    const char *codec_id;     /**< e.g. "V_MPEG4/ISO/AVC" (reader: not NUL-terminated, see len) */
+    uint64_t number;        /**< TrackNumber, 1-based */
+    uint64_t uid;           /**< TrackUID (writer: 0 = same as number) */
+    cs_mkv_track_type type; /**< video, audio, ... */
+    cs_mkv_codec codec;     /**< writer input; reader: derived from codec_id when known */
+    const char *codec_id;   /**< e.g. "V_MPEG4/ISO/AVC" (reader: not NUL-terminated, see len) */
     size_t codec_id_len;
     const uint8_t *codec_private; /**< avcC, hvcC, AudioSpecificConfig, WAVEFORMATEX, or NULL */
     size_t codec_private_len;
-    const char *name;         /**< track Name, may be NULL */
+    const char *name; /**< track Name, may be NULL */
     size_t name_len;
-    uint32_t width;           /**< video: PixelWidth (writer: 0 = take from the SPS) */
-    uint32_t height;          /**< video: PixelHeight */
+    uint32_t width;               /**< video: PixelWidth (writer: 0 = take from the SPS) */
+    uint32_t height;              /**< video: PixelHeight */
     uint64_t default_duration_ns; /**< DefaultDuration, 0 = absent */
     double sampling_frequency;    /**< audio: Hz */
     uint32_t channels;            /**< audio */

@@ -48,26 +48,26 @@ extern "C" {
  * There is one success value. "No data yet" and "end of stream" travel in out-parameters, not here.
  */
 typedef enum cs_status {
-    CS_OK = 0,               /**< success */
-    CS_AGAIN = 1,            /**< try again later (would block; not an error) */
-    CS_E_INVAL = 2,          /**< an argument is invalid */
-    CS_E_NOMEM = 3,          /**< an allocation failed */
-    CS_E_NOSPACE = 4,        /**< the destination buffer or store is too small */
-    CS_E_IO = 5,             /**< an operating system I/O call failed */
-    CS_E_TIMEOUT = 6,        /**< a wait ran out of time */
-    CS_E_NOTFOUND = 7,       /**< the named thing does not exist */
-    CS_E_EXISTS = 8,         /**< the named thing already exists */
-    CS_E_RANGE = 9,          /**< a value is out of its allowed range */
-    CS_E_MALFORMED = 10,     /**< input bytes do not follow their format */
-    CS_E_UNSUPPORTED = 11,   /**< valid input that this build does not handle */
-    CS_E_LIMIT = 12,         /**< a configured limit was exceeded */
-    CS_E_STATE = 13,         /**< the call is not allowed in the object's current state */
-    CS_E_NET = 14,           /**< a network operation failed */
-    CS_E_AUTH = 15,          /**< authentication or signature failure */
-    CS_E_PERM = 16,          /**< permission denied */
-    CS_E_INTERNAL = 17,      /**< a bug: an invariant did not hold */
-    CS_E_CANCELLED = 18,     /**< the operation was cancelled */
-    CS_E_OVERFLOW = 19,      /**< an arithmetic result would not fit its type */
+    CS_OK = 0,             /**< success */
+    CS_AGAIN = 1,          /**< try again later (would block; not an error) */
+    CS_E_INVAL = 2,        /**< an argument is invalid */
+    CS_E_NOMEM = 3,        /**< an allocation failed */
+    CS_E_NOSPACE = 4,      /**< the destination buffer or store is too small */
+    CS_E_IO = 5,           /**< an operating system I/O call failed */
+    CS_E_TIMEOUT = 6,      /**< a wait ran out of time */
+    CS_E_NOTFOUND = 7,     /**< the named thing does not exist */
+    CS_E_EXISTS = 8,       /**< the named thing already exists */
+    CS_E_RANGE = 9,        /**< a value is out of its allowed range */
+    CS_E_MALFORMED = 10,   /**< input bytes do not follow their format */
+    CS_E_UNSUPPORTED = 11, /**< valid input that this build does not handle */
+    CS_E_LIMIT = 12,       /**< a configured limit was exceeded */
+    CS_E_STATE = 13,       /**< the call is not allowed in the object's current state */
+    CS_E_NET = 14,         /**< a network operation failed */
+    CS_E_AUTH = 15,        /**< authentication or signature failure */
+    CS_E_PERM = 16,        /**< permission denied */
+    CS_E_INTERNAL = 17,    /**< a bug: an invariant did not hold */
+    CS_E_CANCELLED = 18,   /**< the operation was cancelled */
+    CS_E_OVERFLOW = 19,    /**< an arithmetic result would not fit its type */
 } cs_status;
 
 /** @brief The name of a status, e.g. "CS_E_NOSPACE"; "CS_E_UNKNOWN" for values not listed. */
@@ -253,7 +253,8 @@ typedef struct cs_atomic_file {
     char path[1024];
 } cs_atomic_file;
 
-/** @brief Creates the temporary file for `path`. @return CS_OK, CS_E_INVAL (path too long), CS_E_IO */
+/** @brief Creates the temporary file for `path`. @return CS_OK, CS_E_INVAL (path too long), CS_E_IO
+ */
 CS_API cs_status cs_atomic_file_open(cs_atomic_file *af, const char *path);
 /** @brief Appends `len` bytes. @return CS_OK, CS_E_IO (the file is then best aborted) */
 CS_API cs_status cs_atomic_file_write(cs_atomic_file *af, const void *data, size_t len);
@@ -269,8 +270,8 @@ CS_API cs_status cs_file_write_atomic(const char *path, const void *data, size_t
 /**
  * @brief Reads up to `cap` bytes of a file.
  * @param[out] len  bytes read
- * @return CS_OK, CS_E_NOTFOUND, CS_E_NOSPACE (the file is larger than cap; `*len` = cap bytes read),
- *         CS_E_IO
+ * @return CS_OK, CS_E_NOTFOUND, CS_E_NOSPACE (the file is larger than cap; `*len` = cap bytes
+ * read), CS_E_IO
  */
 CS_API cs_status cs_file_read(const char *path, void *buf, size_t cap, size_t *len);
 

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#if defined(__linux__)
+
+#include "camstream/cs_build_config.h"
+#if CS_HAVE_LINUX_SOCKIOS_H
 #include <linux/sockios.h>
 #endif
 

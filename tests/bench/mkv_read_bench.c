@@ -3,89 +3,21 @@
  * the file named on the command line) is read from memory with payloads skipped (frame_data
  * off), whole and in 64 KiB chunks; also with frame data spans delivered. Prints the median of
  * 7 runs in MB/s with the file size and frame count, and the heap allocations made while
- * reading (counted by wrapping malloc/calloc/realloc; the reader has no allocator, so 0). */
-#define _GNU_SOURCE
-#include <dlfcn.h>
+ * reading (counted by benchutil's malloc/calloc/realloc wrappers; the reader has no allocator, so
+ * 0). With `--once MB [FILE]` it reads only the first MB megabytes once, in 64 KiB chunks with
+ * payloads skipped, untimed, and prints the bytes and frames read: run under callgrind at two
+ * sizes, the difference of the instruction counts gives instructions per MB and per block
+ * (tests/bench/callgrind-per-frame.sh). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "benchutil.h"
 #include "camstream/mkv.h"
 
 #define RUNS 7
 #define DEFAULT_CLIP "/tmp/camstream-bench-720p60s-4mbps.mkv"
-
-static size_t g_allocs; /* heap allocations while counting */
-static int g_counting;
-
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NO_MALLOC_COUNT 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define NO_MALLOC_COUNT 1
-#endif
-
-#ifndef NO_MALLOC_COUNT
-/* Counting wrappers: this program's own malloc family, forwarding to libc's. */
-void *malloc(size_t n);
-void *calloc(size_t n, size_t m);
-void *realloc(void *p, size_t n);
-
-void *malloc(size_t n)
-{
-    static void *(*real)(size_t);
-    if (real == NULL) {
-        real = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
-    }
-    g_allocs += (size_t)g_counting;
-    return real(n);
-}
-
-void *calloc(size_t n, size_t m)
-{
-    static void *(*real)(size_t, size_t);
-    if (real == NULL) {
-        /* dlsym may itself call calloc: serve that one call from a static block */
-        static unsigned char early[256];
-        static int busy;
-        if (busy) {
-            return early;
-        }
-        busy = 1;
-        real = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "calloc");
-        busy = 0;
-    }
-    g_allocs += (size_t)g_counting;
-    return real(n, m);
-}
-
-void *realloc(void *p, size_t n)
-{
-    static void *(*real)(void *, size_t);
-    if (real == NULL) {
-        real = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
-    }
-    g_allocs += (size_t)g_counting;
-    return real(p, n);
-}
-#endif /* NO_MALLOC_COUNT: sanitizer builds own malloc; nothing is counted there */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 struct tally {
     size_t frames;
@@ -142,20 +74,20 @@ static double bench(const uint8_t *data, size_t len, size_t chunk, bool frame_da
     double mbps[RUNS];
 
     for (int i = 0; i < RUNS; i++) {
-        double t0 = now_s(), dt;
+        double t0 = cs_bench_now_ns(), dt;
         if (read_all(data, len, chunk, frame_data, t) != 0) {
             exit(1);
         }
-        dt = now_s() - t0;
+        dt = (cs_bench_now_ns() - t0) / 1e9;
         mbps[i] = (double)len / 1e6 / (dt > 0 ? dt : 1e-9);
     }
-    qsort(mbps, RUNS, sizeof(mbps[0]), cmp_double);
-    return mbps[RUNS / 2];
+    return cs_bench_median(mbps, RUNS);
 }
 
 int main(int argc, char **argv)
 {
-    const char *path = argc > 1 ? argv[1] : DEFAULT_CLIP;
+    double once_mb = 0;
+    const char *path;
     FILE *f;
     uint8_t *data;
     long size;
@@ -163,6 +95,15 @@ int main(int argc, char **argv)
     struct tally t;
     double whole, chunked, with_data;
 
+    if (argc > 1 && strcmp(argv[1], "--once") == 0) {
+        if (argc < 3 || (once_mb = strtod(argv[2], NULL)) <= 0) {
+            fprintf(stderr, "usage: mkv_read_bench [--once MB] [FILE]\n");
+            return 2;
+        }
+        argc -= 2;
+        argv += 2;
+    }
+    path = argc > 1 ? argv[1] : DEFAULT_CLIP;
     f = fopen(path, "rb");
     if (f == NULL && argc <= 1) {
         printf("generating %s with ffmpeg (60 s, 1280x720, 30 fps, x264 ultrafast, ~4 Mb/s)...\n",
@@ -192,11 +133,22 @@ int main(int argc, char **argv)
     fclose(f);
     len = (size_t)size;
 
-    g_counting = 1;
+    if (once_mb > 0) {
+        /* the whole file was loaded above at every size, so only the reading differs */
+        size_t n = once_mb * 1e6 < (double)len ? (size_t)(once_mb * 1e6) : len;
+        if (read_all(data, n, 65536, false, &t) != 0) {
+            return 1;
+        }
+        printf("mkv_read_bench: one pass over %zu bytes, %zu frames\n", n, t.frames);
+        free(data);
+        return 0;
+    }
+
+    cs_bench_count_allocs(true);
     whole = bench(data, len, 0, false, &t);
     chunked = bench(data, len, 65536, false, &t);
     with_data = bench(data, len, 65536, true, &t);
-    g_counting = 0;
+    cs_bench_count_allocs(false);
 
     printf("mkv_read_bench: %s, %.1f MB, %zu frames, %zu-byte reader\n", path, (double)len / 1e6,
            t.frames, sizeof(cs_mkv_reader));
@@ -204,7 +156,11 @@ int main(int argc, char **argv)
     printf("  payloads skipped, 64 KiB chunks: %10.0f MB/s\n", chunked);
     printf("  frame data spans, 64 KiB chunks: %10.0f MB/s (%" PRIu64 " payload bytes)\n",
            with_data, t.bytes);
-    printf("  heap allocations while reading : %zu\n", g_allocs);
+    if (cs_bench_allocs_counted()) {
+        printf("  heap allocations while reading : %zu\n", cs_bench_allocs());
+    } else {
+        printf("  heap allocations while reading : not counted (sanitizer build)\n");
+    }
     free(data);
-    return g_allocs == 0 ? 0 : 1;
+    return cs_bench_allocs() == 0 ? 0 : 1;
 }

@@ -5,89 +5,21 @@
  * (what the producer writes into ring space, payload not copied), size pass + header, the header
  * plus the payload copy (put_frame), and the payload copies alone (memcpy of the same sizes), so
  * "writer cost = put_frame - memcpy". Also counts heap allocations made while writing (malloc
- * family wrapped here; the writer has no allocator, so 0). Target: <= 200 ns/frame + the copy. */
-#define _GNU_SOURCE
-#include <dlfcn.h>
+ * family wrapped by benchutil; the writer has no allocator, so 0). Target: <= 200 ns/frame + the
+ * copy. With `--frames N --once MODE` (MODE: header, sized, put or memcpy) it makes one untimed
+ * pass of that path over the first N frames and prints only a line naming it: run under
+ * callgrind at two N, the difference of the instruction counts over the difference of N is the
+ * instructions per frame (tests/bench/callgrind-per-frame.sh), start-up cost cancelling out. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "benchutil.h"
 #include "camstream/mkv.h"
 
 #define RUNS 11
 #define VIDEO_FRAMES 1800
 #define MAX_FRAMES (VIDEO_FRAMES * 3)
-
-static size_t g_allocs; /* heap allocations while counting */
-static int g_counting;
-
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NO_MALLOC_COUNT 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define NO_MALLOC_COUNT 1
-#endif
-
-#ifndef NO_MALLOC_COUNT
-/* Counting wrappers: this program's own malloc family, forwarding to libc's. */
-void *malloc(size_t n);
-void *calloc(size_t n, size_t m);
-void *realloc(void *p, size_t n);
-
-void *malloc(size_t n)
-{
-    static void *(*real)(size_t);
-    if (real == NULL) {
-        real = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
-    }
-    g_allocs += (size_t)g_counting;
-    return real(n);
-}
-
-void *calloc(size_t n, size_t m)
-{
-    static void *(*real)(size_t, size_t);
-    if (real == NULL) {
-        /* dlsym may itself call calloc: serve that one call from a static block */
-        static unsigned char early[256];
-        static int busy;
-        if (busy) {
-            return early;
-        }
-        busy = 1;
-        real = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "calloc");
-        busy = 0;
-    }
-    g_allocs += (size_t)g_counting;
-    return real(n, m);
-}
-
-void *realloc(void *p, size_t n)
-{
-    static void *(*real)(void *, size_t);
-    if (real == NULL) {
-        real = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
-    }
-    g_allocs += (size_t)g_counting;
-    return real(p, n);
-}
-#endif /* NO_MALLOC_COUNT: sanitizer builds own malloc; nothing is counted there */
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 static cs_mkv_frame g_frames[MAX_FRAMES];
 static size_t g_nframes;
@@ -147,8 +79,8 @@ static void init_fragmenter(cs_mkv_fragmenter *f)
 
 enum mode { HEADER_ONLY, SIZE_THEN_HEADER, PUT_FRAME, MEMCPY_ONLY };
 
-/* One pass over all frames; returns ns per frame, or -1 on a writer error. */
-static double run(enum mode mode, uint8_t *out, size_t cap, const uint8_t *payload)
+/* One pass over the first `n` frames; returns ns per frame, or -1 on a writer error. */
+static double run(enum mode mode, size_t n, uint8_t *out, size_t cap, const uint8_t *payload)
 {
     static cs_mkv_fragmenter f;
     cs_mkv_frame_layout lo, sized;
@@ -156,9 +88,9 @@ static double run(enum mode mode, uint8_t *out, size_t cap, const uint8_t *paylo
     double t0, t1;
 
     init_fragmenter(&f);
-    g_counting = 1;
-    t0 = now_ns();
-    for (size_t i = 0; i < g_nframes; i++) {
+    cs_bench_count_allocs(true);
+    t0 = cs_bench_now_ns();
+    for (size_t i = 0; i < n; i++) {
         const cs_mkv_frame *fr = &g_frames[i];
         cs_status st = CS_OK;
         switch (mode) {
@@ -183,44 +115,92 @@ static double run(enum mode mode, uint8_t *out, size_t cap, const uint8_t *paylo
             break;
         }
         if (st != CS_OK) {
-            g_counting = 0;
+            cs_bench_count_allocs(false);
             fprintf(stderr, "frame %zu: %s\n", i, cs_status_str(st));
             return -1;
         }
     }
-    t1 = now_ns();
-    g_counting = 0;
-    return (t1 - t0) / (double)g_nframes;
+    t1 = cs_bench_now_ns();
+    cs_bench_count_allocs(false);
+    return (t1 - t0) / (double)(n > 0 ? n : 1);
 }
 
 static double median(enum mode mode, uint8_t *out, size_t cap, const uint8_t *payload)
 {
     double r[RUNS];
     for (int i = 0; i < RUNS; i++) {
-        r[i] = run(mode, out, cap, payload);
+        r[i] = run(mode, g_nframes, out, cap, payload);
         if (r[i] < 0) {
             exit(1);
         }
     }
-    qsort(r, RUNS, sizeof(r[0]), cmp_double);
-    return r[RUNS / 2];
+    return cs_bench_median(r, RUNS);
 }
 
-int main(void)
+static int usage(void)
 {
-    size_t cap;
+    fprintf(stderr, "usage: mkv_write_bench [--frames N --once header|sized|put|memcpy]\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    size_t cap, once_frames = 0;
+    const char *once = NULL;
+    enum mode once_mode = HEADER_ONLY;
     uint8_t *out, *payload;
     double hdr, sized, put, copy;
 
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--frames") == 0 && i + 1 < argc) {
+            once_frames = strtoul(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--once") == 0 && i + 1 < argc) {
+            once = argv[++i];
+        } else {
+            return usage();
+        }
+    }
+    if (once != NULL) {
+        if (strcmp(once, "header") == 0) {
+            once_mode = HEADER_ONLY;
+        } else if (strcmp(once, "sized") == 0) {
+            once_mode = SIZE_THEN_HEADER;
+        } else if (strcmp(once, "put") == 0) {
+            once_mode = PUT_FRAME;
+        } else if (strcmp(once, "memcpy") == 0) {
+            once_mode = MEMCPY_ONLY;
+        } else {
+            return usage();
+        }
+    } else if (once_frames != 0) {
+        return usage();
+    }
+
     make_frames();
+    /* sized for all frames whatever N is, so the set-up costs the same at every N */
     cap = g_payload_total + g_nframes * 64 + 4096;
     out = malloc(cap);
     payload = malloc(80000);
     if (out == NULL || payload == NULL) {
         return 1;
     }
-    memset(out, 0, cap); /* fault the pages in before timing */
     memset(payload, 0x42, 80000);
+
+    if (once != NULL) {
+        int rc = 0;
+        if (once_frames == 0 || once_frames > g_nframes) {
+            fprintf(stderr, "--frames must be 1..%zu\n", g_nframes);
+            rc = 2;
+        } else if (run(once_mode, once_frames, out, cap, payload) < 0) {
+            rc = 1;
+        } else {
+            printf("mkv_write_bench: one %s pass over %zu frames\n", once, once_frames);
+        }
+        free(out);
+        free(payload);
+        return rc;
+    }
+    memset(out, 0, cap); /* fault the pages in before timing */
 
     hdr = median(HEADER_ONLY, out, cap, payload);
     sized = median(SIZE_THEN_HEADER, out, cap, payload);
@@ -235,12 +215,12 @@ int main(void)
     printf("  put_frame (header + payload copy):  %8.1f ns/frame\n", put);
     printf("  payload memcpy alone:               %8.1f ns/frame\n", copy);
     printf("  writer cost beyond the copy:        %8.1f ns/frame (target <= 200)\n", put - copy);
-#ifdef NO_MALLOC_COUNT
-    printf("  heap allocations while writing:     not counted (sanitizer build)\n");
-#else
-    printf("  heap allocations while writing:     %zu\n", g_allocs);
-#endif
+    if (cs_bench_allocs_counted()) {
+        printf("  heap allocations while writing:     %zu\n", cs_bench_allocs());
+    } else {
+        printf("  heap allocations while writing:     not counted (sanitizer build)\n");
+    }
     free(out);
     free(payload);
-    return g_allocs == 0 ? 0 : 1;
+    return cs_bench_allocs() == 0 ? 0 : 1;
 }

@@ -1,10 +1,12 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# usage: run.sh BUILD_DIR EXAMPLE_SRC WORK_DIR C_COMPILER
+# usage: run.sh BUILD_DIR EXAMPLE_SRC WORK_DIR C_COMPILER [EXTRA_FLAGS]
+# EXTRA_FLAGS go to both compile and link of the example (a sanitizer build's libraries need the
+# sanitizer runtime in the program that links them).
 # Installs BUILD_DIR into WORK_DIR/prefix, then builds and runs EXAMPLE_SRC against it with CMake
 # (find_package) and with pkg-config. Fails on the first step that fails.
 set -eu
-build=$1 src=$2 work=$3 cc=$4
+build=$1 src=$2 work=$3 cc=$4 extra=${5:-}
 rm -rf "$work"
 mkdir -p "$work"
 prefix="$work/prefix"
@@ -17,7 +19,7 @@ ls "$prefix"/lib*/cmake/camstream/camstreamConfig.cmake >/dev/null
 
 echo "== find_package(camstream)"
 cmake -S "$src" -B "$work/cmake-build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_COMPILER="$cc" \
-    >"$work/configure.log"
+    -DCMAKE_C_FLAGS="$extra" -DCMAKE_EXE_LINKER_FLAGS="$extra" >"$work/configure.log"
 cmake --build "$work/cmake-build" >"$work/build.log"
 "$work/cmake-build/camstream_example"
 
@@ -30,6 +32,6 @@ echo "pkg-config: $flags"
 defs=""
 case "$flags" in *-lcamstream_auth*) defs="-DHAVE_CS_AUTH=1" ;; esac
 # shellcheck disable=SC2086
-"$cc" -std=c11 -Wall -Werror $defs -o "$work/example-pc" "$src/main.c" $flags
+"$cc" -std=c11 -Wall -Werror $extra $defs -o "$work/example-pc" "$src/main.c" $flags
 "$work/example-pc"
 echo "== ok"

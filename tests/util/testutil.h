@@ -11,12 +11,12 @@
 
 /** An allocator over malloc that fails call number `fail_at` (1-based; 0 = never) and counts. */
 typedef struct cs_test_allocator {
-    cs_allocator a;      /**< pass &ta.a */
-    size_t fail_at;      /**< which call fails */
-    size_t calls;        /**< alloc calls so far */
-    size_t live;         /**< blocks not yet freed */
-    size_t bytes_live;   /**< bytes not yet freed */
-    size_t bytes_peak;   /**< the most bytes live at once */
+    cs_allocator a;    /**< pass &ta.a */
+    size_t fail_at;    /**< which call fails */
+    size_t calls;      /**< alloc calls so far */
+    size_t live;       /**< blocks not yet freed */
+    size_t bytes_live; /**< bytes not yet freed */
+    size_t bytes_peak; /**< the most bytes live at once */
 } cs_test_allocator;
 
 void cs_test_allocator_init(cs_test_allocator *ta, size_t fail_at);

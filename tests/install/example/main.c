@@ -15,7 +15,8 @@ int main(void)
 
     cs_manual_clock_init(&mc, 0, 0);
     cs_manual_clock_advance(&mc, 42);
-    if (cs_clock_monotonic_ns(&mc.clock) != 42 || strcmp(cs_status_str(CS_E_NOSPACE), "CS_E_NOSPACE") != 0) {
+    if (cs_clock_monotonic_ns(&mc.clock) != 42 ||
+        strcmp(cs_status_str(CS_E_NOSPACE), "CS_E_NOSPACE") != 0) {
         fprintf(stderr, "example: unexpected answer from camstream\n");
         return 1;
     }

@@ -156,7 +156,7 @@ static void test_threads_mutex_cond(void **state)
     for (int i = 0; i < 4; i++) {
         assert_int_equal(cs_thread_join(&t[i]), CS_OK);
     }
-    assert_int_equal(c.value, 400000); /* no lost updates under the mutex */
+    assert_int_equal(c.value, 400000);                   /* no lost updates under the mutex */
     assert_int_equal(cs_thread_join(&t[0]), CS_E_STATE); /* joined twice */
     assert_int_equal(cs_thread_create(NULL, add_many, &c, NULL), CS_E_INVAL);
     cs_cond_destroy(&c.cv);
@@ -368,16 +368,11 @@ static void test_logging(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_status_names),
-        cmocka_unit_test(test_checked_math),
-        cmocka_unit_test(test_allocator),
-        cmocka_unit_test(test_system_clock),
-        cmocka_unit_test(test_manual_clock),
-        cmocka_unit_test(test_threads_mutex_cond),
-        cmocka_unit_test(test_cond_timeout),
-        cmocka_unit_test(test_cond_wakes_before_timeout),
-        cmocka_unit_test(test_atomic_file),
-        cmocka_unit_test(test_entropy),
+        cmocka_unit_test(test_status_names), cmocka_unit_test(test_checked_math),
+        cmocka_unit_test(test_allocator),    cmocka_unit_test(test_system_clock),
+        cmocka_unit_test(test_manual_clock), cmocka_unit_test(test_threads_mutex_cond),
+        cmocka_unit_test(test_cond_timeout), cmocka_unit_test(test_cond_wakes_before_timeout),
+        cmocka_unit_test(test_atomic_file),  cmocka_unit_test(test_entropy),
         cmocka_unit_test(test_logging),
     };
     return cmocka_run_group_tests_name("platform", tests, NULL, NULL);

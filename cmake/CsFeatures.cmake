@@ -18,7 +18,6 @@ check_symbol_exists(pthread_condattr_setclock "pthread.h" CS_HAVE_PTHREAD_CONDAT
 check_symbol_exists(pthread_setname_np "pthread.h" CS_HAVE_PTHREAD_SETNAME_NP)
 check_symbol_exists(getrandom "sys/random.h" CS_HAVE_GETRANDOM)
 check_symbol_exists(fdatasync "unistd.h" CS_HAVE_FDATASYNC)
-check_symbol_exists(mkostemp "stdlib.h" CS_HAVE_MKOSTEMP)
 check_symbol_exists(renameat "stdio.h" CS_HAVE_RENAMEAT)
 check_include_file(stdatomic.h CS_HAVE_STDATOMIC_H)
 check_include_file(linux/sockios.h CS_HAVE_LINUX_SOCKIOS_H) # SIOCOUTQ: bytes unsent in a socket

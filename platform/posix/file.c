@@ -53,34 +53,57 @@ static cs_status sync_parent_dir(const char *path)
 
 cs_status cs_atomic_file_open(cs_atomic_file *af, const char *path)
 {
+    static const char hex[] = "0123456789abcdef";
     size_t len;
-    int n;
 
     if (af == NULL || path == NULL || path[0] == '\0') {
         return CS_E_INVAL;
     }
     af->fd = -1;
     len = strlen(path);
-    n = snprintf(af->tmp_path, sizeof(af->tmp_path), "%s.tmp.XXXXXX", path);
-    if (len >= sizeof(af->path) || n < 0 || (size_t)n >= sizeof(af->tmp_path)) {
+    /* "<path>.tmp." + 12 random hex digits + NUL */
+    if (len >= sizeof(af->path) || len + 5 + 12 + 1 > sizeof(af->tmp_path)) {
         return CS_E_INVAL;
     }
     memcpy(af->path, path, len + 1);
-#if CS_HAVE_MKOSTEMP
-    af->fd = mkostemp(af->tmp_path, O_CLOEXEC);
-#else
-    af->fd = mkstemp(af->tmp_path);
-#endif
-    if (af->fd < 0) {
-        return errno == ENOENT ? CS_E_NOTFOUND : (errno == EACCES ? CS_E_PERM : CS_E_IO);
+    /* Our own O_EXCL create instead of mkstemp(): the file gets the ordinary umask-governed mode
+     * without reading the umask (umask() is process-wide, so reading it races other threads). */
+    for (int attempt = 0; attempt < 16; attempt++) {
+        uint8_t rnd[6];
+        char *p = af->tmp_path + len + 5;
+
+        if (cs_entropy_fill(rnd, sizeof(rnd)) != CS_OK) {
+            return CS_E_IO;
+        }
+        memcpy(af->tmp_path, path, len);
+        memcpy(af->tmp_path + len, ".tmp.", 5);
+        for (size_t i = 0; i < sizeof(rnd); i++) {
+            *p++ = hex[rnd[i] >> 4];
+            *p++ = hex[rnd[i] & 15];
+        }
+        *p = '\0';
+        af->fd = open(af->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (af->fd >= 0) {
+            return CS_OK;
+        }
+        if (errno != EEXIST) {
+            break;
+        }
     }
-    /* mkstemp creates 0600; use the ordinary umask-governed mode for data files. */
-    {
-        mode_t mask = umask(0);
-        umask(mask);
-        fchmod(af->fd, (mode_t)(0666 & ~mask));
+    switch (errno) {
+    case ENOENT:
+    case ENOTDIR:
+        return CS_E_NOTFOUND;
+    case EACCES:
+    case EPERM:
+    case EROFS:
+        return CS_E_PERM;
+    case ENOSPC:
+    case EDQUOT:
+        return CS_E_NOSPACE;
+    default:
+        return CS_E_IO;
     }
-    return CS_OK;
 }
 
 cs_status cs_atomic_file_write(cs_atomic_file *af, const void *data, size_t len)
@@ -96,7 +119,7 @@ cs_status cs_atomic_file_write(cs_atomic_file *af, const void *data, size_t len)
             if (errno == EINTR) {
                 continue;
             }
-            return errno == ENOSPC ? CS_E_NOSPACE : CS_E_IO;
+            return errno == ENOSPC || errno == EDQUOT ? CS_E_NOSPACE : CS_E_IO;
         }
         p += w;
         len -= (size_t)w;
@@ -121,15 +144,18 @@ cs_status cs_atomic_file_commit(cs_atomic_file *af)
     if (af == NULL || af->fd < 0) {
         return CS_E_INVAL;
     }
+    /* Delayed allocation can report a full disk only here, at fsync or close. */
     if (sync_fd(af->fd) != 0) {
+        int err = errno;
         cs_atomic_file_abort(af);
-        return CS_E_IO;
+        return err == ENOSPC || err == EDQUOT ? CS_E_NOSPACE : CS_E_IO;
     }
     rc = close(af->fd);
     af->fd = -1;
     if (rc != 0 || rename(af->tmp_path, af->path) != 0) {
+        int err = errno;
         unlink(af->tmp_path);
-        return CS_E_IO;
+        return err == ENOSPC || err == EDQUOT ? CS_E_NOSPACE : CS_E_IO;
     }
     return sync_parent_dir(af->path);
 }

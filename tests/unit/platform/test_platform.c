@@ -285,6 +285,17 @@ static void test_atomic_file(void **state)
     assert_int_equal(len, 11);
     assert_memory_equal(buf, "new content", 11);
 
+    /* The new file has the ordinary umask-governed mode (not mkstemp's 0600). */
+    {
+        struct stat stt;
+        mode_t old = umask(027);
+        assert_int_equal(cs_file_write_atomic(path, "m", 1), CS_OK);
+        umask(old);
+        assert_int_equal(stat(path, &stt), 0);
+        assert_int_equal(stt.st_mode & 0777, 0640);
+        assert_int_equal(cs_file_write_atomic(path, "new content", 11), CS_OK);
+    }
+
     /* Reads are bounded by the caller's capacity. */
     assert_int_equal(cs_file_read(path, buf, 4, &len), CS_E_NOSPACE);
     assert_int_equal(len, 4);

@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Unit tests of the metadata index (ingest-server/index): a fresh database gets the current
+ * schema; stream create/get/list (prefix, pages)/delete/retention/tags with their error
+ * statuses; fragment insert with generated increasing numbers, exactly-once dedup, lookups and
+ * time-range pages; data survives close and reopen; two threads inserting at once both succeed
+ * with distinct, increasing numbers.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "index.h"
+#include "testutil.h"
+
+static char db_path[1024];
+static cs_manual_clock mclock;
+
+static cs_index *open_db(const char *name, bool fresh)
+{
+    cs_index_config cfg;
+    cs_index *ix = NULL;
+    if (fresh) {
+        snprintf(db_path, sizeof(db_path), "%s/index.sqlite3", cs_test_tmpdir(name));
+    }
+    cs_index_config_init(&cfg);
+    cfg.path = db_path;
+    cfg.durable = false;
+    cfg.region = "eu-west-1";
+    cfg.account_id = "111122223333";
+    cfg.clock = &mclock.clock;
+    assert_int_equal(cs_index_open(&cfg, &ix), CS_OK);
+    return ix;
+}
+
+static void make_stream(cs_index *ix, const char *name, uint32_t retention)
+{
+    cs_index_stream st;
+    cs_index_stream_init(&st);
+    snprintf(st.name, sizeof(st.name), "%s", name);
+    st.retention_hours = retention;
+    assert_int_equal(cs_index_stream_create(ix, &st, NULL, 0), CS_OK);
+}
+
+static void test_schema(void **state)
+{
+    (void)state;
+    cs_index *ix = open_db("index_schema", true);
+    int v = -1;
+    assert_int_equal(cs_index_schema_version(ix, &v), CS_OK);
+    assert_int_equal(v, CS_INDEX_SCHEMA_VERSION);
+    cs_index_close(&ix);
+    assert_null(ix);
+    cs_index_close(&ix); /* NULL accepted */
+}
+
+static void test_open_errors(void **state)
+{
+    (void)state;
+    cs_index_config cfg;
+    cs_index *ix = NULL;
+    cs_index_config_init(&cfg);
+    assert_int_equal(cs_index_open(&cfg, &ix), CS_E_INVAL);
+    cfg.path = "/nonexistent-dir-for-camstream/index.sqlite3";
+    assert_int_equal(cs_index_open(&cfg, &ix), CS_E_IO);
+    assert_null(ix);
+}
+
+static void test_stream_crud(void **state)
+{
+    (void)state;
+    cs_index *ix = open_db("index_crud", true);
+    cs_index_stream st, got;
+    cs_index_tag tags[2] = {{"k1", "v1"}, {"k2", ""}};
+    cs_index_tag out[CS_INDEX_MAX_TAGS];
+    size_t n = 0;
+    const char *keys[] = {"k1", "missing"};
+
+    cs_index_stream_init(&st);
+    snprintf(st.name, sizeof(st.name), "cam-1");
+    snprintf(st.media_type, sizeof(st.media_type), "video/h264");
+    st.retention_hours = 24;
+    assert_int_equal(cs_index_stream_create(ix, &st, tags, 2), CS_OK);
+    assert_string_equal(st.arn,
+                        "arn:aws:kinesisvideo:eu-west-1:111122223333:stream/cam-1/1700000000000");
+    assert_int_equal(st.status, CS_INDEX_ACTIVE);
+    assert_true(strlen(st.version) > 0);
+    assert_int_equal(cs_index_stream_create(ix, &st, NULL, 0), CS_E_EXISTS);
+
+    assert_int_equal(cs_index_stream_get(ix, "cam-1", NULL, &got), CS_OK);
+    assert_string_equal(got.media_type, "video/h264");
+    assert_int_equal(got.retention_hours, 24);
+    assert_int_equal(got.creation_ms, 1700000000000LL);
+    assert_int_equal(cs_index_stream_get(ix, NULL, st.arn, &got), CS_OK);
+    assert_string_equal(got.name, "cam-1");
+    assert_int_equal(cs_index_stream_get(ix, "other", st.arn, &got), CS_E_INVAL);
+    assert_int_equal(cs_index_stream_get(ix, "nope", NULL, &got), CS_E_NOTFOUND);
+    assert_int_equal(cs_index_stream_get(ix, NULL, NULL, &got), CS_E_INVAL);
+
+    /* Retention: version checked and changed; range enforced. */
+    assert_int_equal(cs_index_stream_update_retention(ix, "cam-1", NULL, "bad", 1), CS_E_STATE);
+    assert_int_equal(cs_index_stream_update_retention(ix, "cam-1", NULL, got.version, -25),
+                     CS_E_RANGE);
+    assert_int_equal(cs_index_stream_update_retention(ix, "cam-1", NULL, got.version, 6), CS_OK);
+    assert_int_equal(cs_index_stream_get(ix, "cam-1", NULL, &st), CS_OK);
+    assert_int_equal(st.retention_hours, 30);
+    assert_string_not_equal(st.version, got.version);
+
+    /* Tags. */
+    assert_int_equal(cs_index_stream_tags(ix, "cam-1", NULL, out, &n), CS_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(out[0].key, "k1");
+    assert_string_equal(out[1].value, "");
+    assert_int_equal(cs_index_stream_untag(ix, "cam-1", NULL, keys, 2), CS_OK);
+    assert_int_equal(cs_index_stream_tags(ix, "cam-1", NULL, out, &n), CS_OK);
+    assert_int_equal(n, 1);
+    {
+        cs_index_tag many[CS_INDEX_MAX_TAGS];
+        for (int i = 0; i < CS_INDEX_MAX_TAGS; i++) {
+            snprintf(many[i].key, sizeof(many[i].key), "t%02d", i);
+            snprintf(many[i].value, sizeof(many[i].value), "%d", i);
+        }
+        /* 50 new + k2 = 51: refused, nothing changed. */
+        assert_int_equal(cs_index_stream_tag(ix, "cam-1", NULL, many, CS_INDEX_MAX_TAGS),
+                         CS_E_LIMIT);
+        assert_int_equal(cs_index_stream_tags(ix, "cam-1", NULL, out, &n), CS_OK);
+        assert_int_equal(n, 1);
+        assert_int_equal(cs_index_stream_tag(ix, "cam-1", NULL, many, 3), CS_OK);
+        assert_int_equal(cs_index_stream_tags(ix, "cam-1", NULL, out, &n), CS_OK);
+        assert_int_equal(n, 4);
+    }
+    assert_int_equal(cs_index_stream_tag(ix, "nope", NULL, tags, 1), CS_E_NOTFOUND);
+
+    /* Delete: version checked. */
+    assert_int_equal(cs_index_stream_delete(ix, NULL, st.arn, "wrong"), CS_E_STATE);
+    assert_int_equal(cs_index_stream_delete(ix, NULL, st.arn, st.version), CS_OK);
+    assert_int_equal(cs_index_stream_get(ix, "cam-1", NULL, &got), CS_E_NOTFOUND);
+    assert_int_equal(cs_index_stream_delete(ix, NULL, st.arn, NULL), CS_E_NOTFOUND);
+    cs_index_close(&ix);
+}
+
+struct names {
+    char list[64][CS_INDEX_NAME_SIZE];
+    size_t n;
+};
+
+static cs_status collect(void *ctx, const cs_index_stream *st)
+{
+    struct names *nm = ctx;
+    snprintf(nm->list[nm->n++], CS_INDEX_NAME_SIZE, "%s", st->name);
+    return CS_OK;
+}
+
+static void test_stream_list(void **state)
+{
+    (void)state;
+    cs_index *ix = open_db("index_list", true);
+    struct names nm;
+    char next[CS_INDEX_NAME_SIZE];
+    const char *names[] = {"b-2", "a-1", "b-1", "c", "b-3", "ba"};
+    for (size_t i = 0; i < 6; i++) {
+        make_stream(ix, names[i], 0);
+    }
+    memset(&nm, 0, sizeof(nm));
+    assert_int_equal(cs_index_stream_list(ix, NULL, NULL, 100, collect, &nm, next), CS_OK);
+    assert_int_equal(nm.n, 6);
+    assert_string_equal(nm.list[0], "a-1");
+    assert_string_equal(nm.list[5], "c");
+    assert_string_equal(next, "");
+
+    /* BEGINS_WITH b-, pages of 2. */
+    memset(&nm, 0, sizeof(nm));
+    assert_int_equal(cs_index_stream_list(ix, "b-", NULL, 2, collect, &nm, next), CS_OK);
+    assert_int_equal(nm.n, 2);
+    assert_string_equal(next, "b-2");
+    assert_int_equal(cs_index_stream_list(ix, "b-", next, 2, collect, &nm, next), CS_OK);
+    assert_int_equal(nm.n, 3);
+    assert_string_equal(nm.list[2], "b-3");
+    assert_string_equal(next, "");
+
+    /* Exactly a full page at the end: no next. */
+    memset(&nm, 0, sizeof(nm));
+    assert_int_equal(cs_index_stream_list(ix, "b", NULL, 4, collect, &nm, next), CS_OK);
+    assert_int_equal(nm.n, 4);
+    assert_string_equal(next, "");
+    assert_int_equal(cs_index_stream_list(ix, NULL, NULL, 0, collect, &nm, next), CS_E_INVAL);
+    cs_index_close(&ix);
+}
+
+static cs_index_fragment frag(int64_t producer_ms, uint64_t size, const char *sum)
+{
+    cs_index_fragment f;
+    memset(&f, 0, sizeof(f));
+    f.producer_ms = producer_ms;
+    f.size = size;
+    f.duration_ms = 1000;
+    snprintf(f.checksum, sizeof(f.checksum), "%s", sum);
+    snprintf(f.object_key, sizeof(f.object_key), "cam/%lld", (long long)producer_ms);
+    return f;
+}
+
+struct frags {
+    cs_index_fragment list[64];
+    size_t n;
+};
+
+static cs_status collect_frag(void *ctx, const cs_index_fragment *f)
+{
+    struct frags *fr = ctx;
+    fr->list[fr->n++] = *f;
+    return CS_OK;
+}
+
+static void test_fragments(void **state)
+{
+    (void)state;
+    cs_index *ix = open_db("index_frag", true);
+    cs_index_fragment f, g;
+    char prev[CS_INDEX_FRAGMENT_NUMBER_SIZE] = "";
+    char next[CS_INDEX_FRAGMENT_NUMBER_SIZE];
+    bool existed = true;
+    struct frags fr;
+    make_stream(ix, "cam", 24);
+
+    for (int i = 0; i < 10; i++) {
+        f = frag(1000 * i, 100 + (uint64_t)i, "sum");
+        if (i == 5) {
+            cs_manual_clock_advance(&mclock, 2000000000ull); /* 2 s later */
+        }
+        assert_int_equal(cs_index_fragment_insert(ix, "cam", &f, &existed), CS_OK);
+        assert_false(existed);
+        assert_int_equal(strlen(f.number), 47);
+        assert_true(strcmp(f.number, prev) > 0);
+        snprintf(prev, sizeof(prev), "%s", f.number);
+    }
+    /* Exactly once: same producer ts, size and checksum -> the existing row. */
+    f = frag(3000, 103, "sum");
+    assert_int_equal(cs_index_fragment_insert(ix, "cam", &f, &existed), CS_OK);
+    assert_true(existed);
+    assert_int_equal(cs_index_fragment_find(ix, "cam", 3000, 103, "sum", &g), CS_OK);
+    assert_string_equal(g.number, f.number);
+    assert_int_equal(cs_index_fragment_find(ix, "cam", 3000, 103, "other", &g), CS_E_NOTFOUND);
+    assert_int_equal(cs_index_fragment_get(ix, "cam", f.number, &g), CS_OK);
+    assert_int_equal(g.producer_ms, 3000);
+    assert_string_equal(g.object_key, "cam/3000");
+    assert_int_equal(cs_index_fragment_get(ix, "cam", "1", &g), CS_E_NOTFOUND);
+    assert_int_equal(cs_index_fragment_insert(ix, "none", &f, NULL), CS_E_NOTFOUND);
+
+    assert_int_equal(cs_index_fragment_edge(ix, "cam", false, &g), CS_OK);
+    assert_int_equal(g.producer_ms, 0);
+    assert_int_equal(cs_index_fragment_edge(ix, "cam", true, &g), CS_OK);
+    assert_int_equal(g.producer_ms, 9000);
+
+    /* Producer range [2000, 7000] in pages of 4. */
+    memset(&fr, 0, sizeof(fr));
+    assert_int_equal(cs_index_fragment_list(ix, "cam", CS_INDEX_PRODUCER_TIME, 2000, 7000, NULL, 4,
+                                            collect_frag, &fr, next),
+                     CS_OK);
+    assert_int_equal(fr.n, 4);
+    assert_true(next[0] != '\0');
+    assert_int_equal(cs_index_fragment_list(ix, "cam", CS_INDEX_PRODUCER_TIME, 2000, 7000, next, 4,
+                                            collect_frag, &fr, next),
+                     CS_OK);
+    assert_int_equal(fr.n, 6);
+    assert_string_equal(next, "");
+    assert_int_equal(fr.list[0].producer_ms, 2000);
+    assert_int_equal(fr.list[5].producer_ms, 7000);
+
+    /* Server range: the last five came 2 s later. */
+    memset(&fr, 0, sizeof(fr));
+    assert_int_equal(cs_index_fragment_list(ix, "cam", CS_INDEX_SERVER_TIME, 1700000001000LL,
+                                            1700000009000LL, NULL, 100, collect_frag, &fr, next),
+                     CS_OK);
+    assert_int_equal(fr.n, 5);
+    assert_int_equal(fr.list[0].producer_ms, 5000);
+    cs_index_close(&ix);
+}
+
+static void test_reopen(void **state)
+{
+    (void)state;
+    cs_index *ix = open_db("index_reopen", true);
+    cs_index_fragment f = frag(42, 7, "x");
+    cs_index_fragment g;
+    cs_index_stream st;
+    make_stream(ix, "keep", 5);
+    assert_int_equal(cs_index_fragment_insert(ix, "keep", &f, NULL), CS_OK);
+    cs_index_close(&ix);
+    ix = open_db("index_reopen", false);
+    assert_int_equal(cs_index_stream_get(ix, "keep", NULL, &st), CS_OK);
+    assert_int_equal(st.retention_hours, 5);
+    assert_int_equal(cs_index_fragment_edge(ix, "keep", true, &g), CS_OK);
+    assert_string_equal(g.number, f.number);
+    /* Numbers keep increasing after reopening, even with the clock unchanged. */
+    f = frag(43, 7, "x");
+    assert_int_equal(cs_index_fragment_insert(ix, "keep", &f, NULL), CS_OK);
+    assert_true(strcmp(f.number, g.number) > 0);
+    cs_index_close(&ix);
+}
+
+struct writer {
+    cs_index *ix;
+    int base;
+    cs_status st;
+};
+
+static void writer_main(void *arg)
+{
+    struct writer *w = arg;
+    for (int i = 0; i < 100 && w->st == CS_OK; i++) {
+        cs_index_fragment f = frag(w->base + i, 10, "w");
+        w->st = cs_index_fragment_insert(w->ix, "shared", &f, NULL);
+        if (w->st == CS_OK && i % 10 == 0) {
+            char name[32];
+            cs_index_stream st;
+            cs_index_stream_init(&st);
+            snprintf(name, sizeof(name), "w%d-%d", w->base, i);
+            snprintf(st.name, sizeof(st.name), "%s", name);
+            w->st = cs_index_stream_create(w->ix, &st, NULL, 0);
+        }
+    }
+}
+
+static void test_concurrent_writers(void **state)
+{
+    (void)state;
+    cs_index *ix = open_db("index_threads", true);
+    struct writer w[2] = {{ix, 0, CS_OK}, {ix, 100000, CS_OK}};
+    cs_thread t[2];
+    struct frags fr;
+    char next[CS_INDEX_FRAGMENT_NUMBER_SIZE];
+    size_t total = 0;
+    char after[CS_INDEX_FRAGMENT_NUMBER_SIZE] = "";
+    char last[CS_INDEX_FRAGMENT_NUMBER_SIZE] = "";
+    make_stream(ix, "shared", 1);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(cs_thread_create(&t[i], writer_main, &w[i], "writer"), CS_OK);
+    }
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(cs_thread_join(&t[i]), CS_OK);
+        assert_int_equal(w[i].st, CS_OK);
+    }
+    /* 200 distinct fragments, numbers strictly increasing in listing order. */
+    do {
+        memset(&fr, 0, sizeof(fr));
+        assert_int_equal(cs_index_fragment_list(ix, "shared", CS_INDEX_PRODUCER_TIME, 0, INT64_MAX,
+                                                after, 64, collect_frag, &fr, next),
+                         CS_OK);
+        for (size_t i = 0; i < fr.n; i++) {
+            assert_true(strcmp(fr.list[i].number, last) > 0);
+            snprintf(last, sizeof(last), "%s", fr.list[i].number);
+        }
+        total += fr.n;
+        snprintf(after, sizeof(after), "%s", next);
+    } while (after[0]);
+    assert_int_equal(total, 200);
+    cs_index_close(&ix);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    cs_manual_clock_init(&mclock, 1, 1700000000000ull * 1000000ull);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_schema, setup),
+        cmocka_unit_test_setup(test_open_errors, setup),
+        cmocka_unit_test_setup(test_stream_crud, setup),
+        cmocka_unit_test_setup(test_stream_list, setup),
+        cmocka_unit_test_setup(test_fragments, setup),
+        cmocka_unit_test_setup(test_reopen, setup),
+        cmocka_unit_test_setup(test_concurrent_writers, setup),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -39,6 +39,9 @@ struct options {
     bool no_auth;
     bool strict_region;
     int log_level;
+    uint32_t getmedia_max_s;
+    uint32_t getmedia_idle_s;
+    bool auto_create;
 };
 
 static void usage(FILE *f)
@@ -64,6 +67,11 @@ static void usage(FILE *f)
         "                           ('#' comments), or an AWS credentials file\n"
         "  --no-auth                accept unsigned requests (never on a shared network)\n"
         "  --log-level LEVEL        error, warn, info, debug, trace or 0..5 (default warn)\n"
+        "  --getmedia-max-seconds N   end every GetMedia response after N s (default 0: never)\n"
+        "  --getmedia-idle-seconds N  end a GetMedia response when no new fragment came for N s\n"
+        "                           (default 0: never; the service streams until the client\n"
+        "                           leaves)\n"
+        "  --auto-create            PutMedia to an unknown stream name creates it\n"
         "  --help                   this text\n\n"
         "Without --access-key or --credentials-file the server accepts the documentation key\n"
         "pair %s / %s.\n",
@@ -221,6 +229,9 @@ int main(int argc, char **argv)
         O_LEVEL,
         O_PUBLIC,
         O_STRICT,
+        O_GM_MAX,
+        O_GM_IDLE,
+        O_AUTO_CREATE,
         O_HELP
     };
     static const struct option longopts[] = {
@@ -237,6 +248,9 @@ int main(int argc, char **argv)
         {"log-level", required_argument, NULL, O_LEVEL},
         {"public-url", required_argument, NULL, O_PUBLIC},
         {"strict-region", no_argument, NULL, O_STRICT},
+        {"getmedia-max-seconds", required_argument, NULL, O_GM_MAX},
+        {"getmedia-idle-seconds", required_argument, NULL, O_GM_IDLE},
+        {"auto-create", no_argument, NULL, O_AUTO_CREATE},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -255,6 +269,9 @@ int main(int argc, char **argv)
     cs_http_server *srv = NULL;
     cs_api_config ac;
     cs_api *api = NULL;
+    cs_store_config sc;
+    cs_store *store = NULL;
+    char objects_dir[4096];
     char db_path[4096];
     sigset_t sigs;
     int sig = 0;
@@ -320,6 +337,23 @@ int main(int argc, char **argv)
             break;
         case O_STRICT:
             o.strict_region = true;
+            break;
+        case O_GM_MAX:
+        case O_GM_IDLE: {
+            char *end = NULL;
+            unsigned long v;
+            errno = 0;
+            v = strtoul(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || v > 4000000u) {
+                fprintf(stderr, "camstream-ingest: --getmedia-*-seconds wants seconds, not '%s'\n",
+                        optarg);
+                return 2;
+            }
+            *(c == O_GM_MAX ? &o.getmedia_max_s : &o.getmedia_idle_s) = (uint32_t)v;
+            break;
+        }
+        case O_AUTO_CREATE:
+            o.auto_create = true;
             break;
         case O_HELP:
         case 'h':
@@ -391,8 +425,25 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    /* Fragment objects: DATA_DIR/objects (fs backend). */
+    snprintf(objects_dir, sizeof(objects_dir), "%s/objects", o.data_dir);
+    cs_store_config_init(&sc);
+    sc.kind = CS_STORE_FS;
+    sc.fs_dir = objects_dir;
+    sc.logger = &logger;
+    st = cs_store_create(&sc, &store);
+    if (st != CS_OK) {
+        fprintf(stderr, "camstream-ingest: cannot open the object store %s: %s\n", objects_dir,
+                cs_status_str(st));
+        goto out;
+    }
+
     cs_api_config_init(&ac);
     ac.index = ix;
+    ac.store = store;
+    ac.getmedia_max_ms = o.getmedia_max_s * 1000u;
+    ac.getmedia_idle_ms = o.getmedia_idle_s * 1000u;
+    ac.putmedia_auto_create = o.auto_create;
     ac.require_auth = !o.no_auth;
     ac.credentials = creds;
     ac.n_credentials = n_creds;
@@ -450,6 +501,7 @@ int main(int argc, char **argv)
 out:
     cs_http_server_destroy(&srv); /* first: no request is in flight after this */
     cs_api_destroy(&api);
+    cs_store_destroy(&store);
     cs_index_close(&ix);
     for (size_t i = 0; i < n_creds; i++) {
         free((void *)creds[i].access_key);

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "getmedia_int.h"
+#include "putmedia.h"
 #include "camstream/auth.h"
 
 #define MOD "api"
@@ -43,6 +45,9 @@ struct cs_api {
     regex_t rx[RX_COUNT];
     bool rx_ok;
     struct op_route *routes;
+    struct csi_api_media media;    /* getmedia.c's settings */
+    struct csi_putmedia *putmedia; /* putmedia.c */
+    bool auto_create;
 };
 
 /* One request in flight. Owned by the stream (data) until submitted; then by the job until done.
@@ -883,6 +888,7 @@ void cs_api_config_init(cs_api_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->require_auth = true;
+    cfg->getmedia_poll_ms = 150;
 }
 
 cs_status cs_api_create(const cs_api_config *cfg, cs_api **out)
@@ -909,6 +915,15 @@ cs_status cs_api_create(const cs_api_config *cfg, cs_api **out)
     api->require_auth = cfg->require_auth;
     api->clock = cfg->clock;
     api->logger = cfg->logger ? cfg->logger : cs_logger_default();
+    api->auto_create = cfg->putmedia_auto_create;
+    api->media =
+        (struct csi_api_media){.index = cfg->index,
+                               .store = cfg->store,
+                               .logger = api->logger,
+                               .clock = cfg->clock,
+                               .max_ms = cfg->getmedia_max_ms,
+                               .idle_ms = cfg->getmedia_idle_ms,
+                               .poll_ms = cfg->getmedia_poll_ms ? cfg->getmedia_poll_ms : 150};
     for (; compiled < RX_COUNT; compiled++) {
         if (regcomp(&api->rx[compiled], patterns[compiled], REG_EXTENDED | REG_NOSUB) != 0) {
             st = CS_E_INTERNAL;
@@ -979,7 +994,39 @@ cs_status cs_api_add_routes(cs_api *api, cs_http_server *srv)
             return st;
         }
     }
-    return CS_OK;
+    {
+        struct csi_putmedia_config pc = {.api = api,
+                                         .srv = srv,
+                                         .index = api->index,
+                                         .store = api->media.store,
+                                         .logger = api->logger,
+                                         .clock = api->clock,
+                                         .auto_create = api->auto_create};
+        cs_status st = csi_putmedia_add_route(&pc, &api->putmedia);
+        if (st != CS_OK) {
+            return st;
+        }
+    }
+    return csi_getmedia_add_routes(api, srv, &api->media);
+}
+
+bool csi_api_authorize(cs_api *api, cs_http_stream *s, const char *body, size_t len, int *status,
+                       const char **error_type, char *message, size_t cap)
+{
+    struct req r;
+    bool ok;
+    memset(&r, 0, sizeof(r));
+    r.api = api;
+    r.s = s;
+    r.body = (char *)body;
+    r.len = len;
+    ok = authorize(&r);
+    if (!ok) {
+        *status = r.status;
+        *error_type = r.error_type;
+        snprintf(message, cap, "%s", r.message);
+    }
+    return ok;
 }
 
 void cs_api_destroy(cs_api **papi)
@@ -1009,6 +1056,34 @@ void cs_api_destroy(cs_api **papi)
     free(api->region);
     free(api->public_url);
     free(api->routes);
+    csi_putmedia_destroy(&api->putmedia);
     free(api);
     *papi = NULL;
+}
+
+cs_status csi_api_run(cs_api *api, const char *path, const char *body, size_t len,
+                      const char *base_url, struct csi_api_result *res)
+{
+    struct req r;
+    size_t i = 0;
+    while (i < N_OPS && strcmp(ops[i].path, path) != 0) {
+        i++;
+    }
+    memset(res, 0, sizeof(*res));
+    if (i == N_OPS) {
+        return CS_E_NOTFOUND;
+    }
+    memset(&r, 0, sizeof(r));
+    r.api = api;
+    r.op = &ops[i];
+    r.body = (char *)body; /* job() only reads it */
+    r.len = len;
+    snprintf(r.base_url, sizeof(r.base_url), "%s", base_url ? base_url : "");
+    job(&r);
+    res->status = r.status;
+    res->error_type = r.error_type;
+    snprintf(res->message, sizeof(res->message), "%s", r.message);
+    res->out = r.out;
+    r.out = NULL; /* the caller's now */
+    return CS_OK;
 }

@@ -35,6 +35,7 @@
 #include "camstream/platform.h"
 #include "http.h"
 #include "index.h"
+#include "storage.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -62,6 +63,15 @@ typedef struct cs_api_config {
     const char *public_url;
     const cs_clock *clock;   /**< SigV4 "now"; NULL = system */
     const cs_logger *logger; /**< NULL = cs_logger_default() */
+    /** Fragment objects, read by getMedia/getMediaForFragmentList (borrowed; must outlive the
+     * api). NULL: those operations answer 500. */
+    cs_store *store;
+    uint32_t getmedia_max_ms;  /**< a GetMedia response ends after this long; 0 (default): never */
+    uint32_t getmedia_idle_ms; /**< ...or when no new fragment came for this long; 0: never */
+    uint32_t getmedia_poll_ms; /**< live-edge polling period (docs/internals/GETMEDIA.md); 150 */
+    /** PutMedia to an unknown stream name creates the stream (default false: 404
+     * ResourceNotFoundException). */
+    bool putmedia_auto_create;
 } cs_api_config;
 
 /** @brief Fills `cfg` with the defaults listed at each field. */

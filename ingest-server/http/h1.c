@@ -119,6 +119,7 @@ cs_status csi_h1_start(struct csi_conn *c)
     cs_status st;
 
     c->proto = CSI_PROTO_H1;
+    CS_LOG_DEBUG(c->srv->log, CSI_MOD, "connection speaks HTTP/1.1");
     st = csi_h1p_init(&c->h1p, &sink, c, c->srv->a, cfg->max_header_bytes, cfg->max_headers);
     c->h1p_ready = st == CS_OK;
     return st;

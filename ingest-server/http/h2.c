@@ -265,6 +265,9 @@ cs_status csi_h2_start(struct csi_conn *c)
     session = NULL;
     c->proto = CSI_PROTO_H2;
     c->srv->stats.h2_connections++;
+    /* Observable protocol choice: the compat tests check which one each client really used. */
+    CS_LOG_DEBUG(c->srv->log, CSI_MOD, "connection speaks HTTP/2 (%s)",
+                 c->tls != NULL ? "ALPN h2" : "prior knowledge");
     st = CS_OK;
 out:
     if (session != NULL) {

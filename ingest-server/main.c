@@ -2,8 +2,8 @@
 /*
  * camstream-ingest: the ingest server program. Parses the command line, prepares the data
  * directory, opens the metadata index, starts the HTTP server with the KVS control plane on it,
- * prints the URL it listens on, and shuts down cleanly on SIGINT or SIGTERM. docs/server.md is
- * the operator's guide to the flags.
+ * prints the URL it listens on, and shuts down cleanly on SIGINT or SIGTERM. docs/ingest-server.md
+ * is the operator's guide to the flags.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -65,7 +65,9 @@ static void usage(FILE *f)
         "  --secret-key SECRET      its secret key\n"
         "  --credentials-file FILE  accepted keys, one 'ACCESS_KEY SECRET_KEY' per line\n"
         "                           ('#' comments), or an AWS credentials file\n"
-        "  --no-auth                accept unsigned requests (never on a shared network)\n"
+        "  --auth sigv4|none        check SigV4 signatures (default), or accept unsigned\n"
+        "                           requests (never on a shared network; warns)\n"
+        "  --no-auth                the same as --auth none\n"
         "  --log-level LEVEL        error, warn, info, debug, trace or 0..5 (default warn)\n"
         "  --getmedia-max-seconds N   end every GetMedia response after N s (default 0: never)\n"
         "  --getmedia-idle-seconds N  end a GetMedia response when no new fragment came for N s\n"
@@ -226,6 +228,7 @@ int main(int argc, char **argv)
         O_SK,
         O_CREDS,
         O_NOAUTH,
+        O_AUTH,
         O_LEVEL,
         O_PUBLIC,
         O_STRICT,
@@ -245,6 +248,7 @@ int main(int argc, char **argv)
         {"secret-key", required_argument, NULL, O_SK},
         {"credentials-file", required_argument, NULL, O_CREDS},
         {"no-auth", no_argument, NULL, O_NOAUTH},
+        {"auth", required_argument, NULL, O_AUTH},
         {"log-level", required_argument, NULL, O_LEVEL},
         {"public-url", required_argument, NULL, O_PUBLIC},
         {"strict-region", no_argument, NULL, O_STRICT},
@@ -321,6 +325,17 @@ int main(int argc, char **argv)
             break;
         case O_NOAUTH:
             o.no_auth = true;
+            break;
+        case O_AUTH:
+            if (strcmp(optarg, "none") == 0) {
+                o.no_auth = true;
+            } else if (strcmp(optarg, "sigv4") == 0) {
+                o.no_auth = false;
+            } else {
+                fprintf(stderr, "camstream-ingest: --auth takes 'sigv4' or 'none', not '%s'\n",
+                        optarg);
+                return 2;
+            }
             break;
         case O_LEVEL:
             o.log_level = parse_level(optarg);
@@ -491,6 +506,11 @@ int main(int argc, char **argv)
            strchr(o.host, ':') ? "[" : "", o.host, strchr(o.host, ':') ? "]" : "",
            (unsigned)cs_http_server_port(srv));
     fflush(stdout);
+    if (o.no_auth) {
+        fprintf(stderr,
+                "camstream-ingest: warning: authentication is off (--auth none): anyone who "
+                "can reach this port can read and write every stream\n");
+    }
     CS_LOG_INFO(&logger, "main", "data directory %s, region %s, auth %s", o.data_dir, o.region,
                 o.no_auth ? "off" : "on");
 

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "getmedia_int.h"
+#include "api_int.h"
 #include "putmedia.h"
 #include "camstream/auth.h"
 
@@ -646,34 +646,42 @@ static void req_free(struct req *r)
     free(r);
 }
 
-static void respond(struct req *r)
+void csi_api_respond(cs_http_stream *s, int status, const char *error_type, const char *text)
 {
     cs_http_header h[3];
     size_t n = 0;
-    char body[700];
-    const char *out = r->out;
     uint8_t rid[16];
     char rid_hex[33];
+    char *enc = NULL;
+    const char *out = text != NULL ? text : "{}";
+
     if (cs_entropy_fill(rid, sizeof(rid)) != CS_OK) {
         memset(rid, 0, sizeof(rid));
     }
     cs_hex_encode(rid, sizeof(rid), rid_hex, sizeof(rid_hex), NULL);
     h[n++] = (cs_http_header){"content-type", "application/json"};
     h[n++] = (cs_http_header){"x-amzn-RequestId", rid_hex};
-    if (r->error_type) {
-        /* The message is ours (no quotes or backslashes come from outside except names that
-         * passed their pattern), but encode it anyway. */
-        json_t *e = json_pack("{s:s}", "Message", r->message);
-        char *enc = e ? json_dumps(e, JSON_COMPACT) : NULL;
-        snprintf(body, sizeof(body), "%s", enc ? enc : "{\"Message\":\"\"}");
-        free(enc);
+    if (error_type != NULL) {
+        /* Messages may quote client input (names, the signature checker's text): encode. */
+        json_t *e = json_pack("{s:s}", "Message", text != NULL ? text : "");
+        enc = e != NULL ? json_dumps(e, JSON_COMPACT) : NULL;
         json_decref(e);
-        h[n++] = (cs_http_header){"x-amzn-ErrorType", r->error_type};
-        out = body;
+        out = enc != NULL ? enc : "{\"Message\":\"\"}";
+        h[n++] = (cs_http_header){"x-amzn-ErrorType", error_type};
     }
-    if (cs_http_stream_respond(r->s, r->status, h, n, (int64_t)strlen(out)) == CS_OK) {
-        cs_http_stream_write(r->s, out, strlen(out));
-        cs_http_stream_finish(r->s);
+    if (cs_http_stream_respond(s, status, h, n, (int64_t)strlen(out)) == CS_OK) {
+        cs_http_stream_write(s, out, strlen(out));
+        cs_http_stream_finish(s);
+    }
+    free(enc);
+}
+
+static void respond(struct req *r)
+{
+    if (r->error_type != NULL) {
+        csi_api_respond(r->s, r->status, r->error_type, r->message);
+    } else {
+        csi_api_respond(r->s, r->status, NULL, r->out);
     }
 }
 

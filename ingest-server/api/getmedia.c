@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "getmedia_int.h"
+#include "api_int.h"
 #include "camstream/auth.h"
 #include "camstream/mkv.h"
 #include "camstream/mkv_write.h"
@@ -780,25 +780,7 @@ static void fetch_done(void *arg)
 
 static void respond_error(struct gm *g)
 {
-    cs_http_header h[3];
-    uint8_t rid[16];
-    char rid_hex[33];
-    json_t *e = json_pack("{s:s}", "Message", g->message);
-    char *enc = e ? json_dumps(e, JSON_COMPACT) : NULL;
-    const char *body = enc ? enc : "{}";
-    if (cs_entropy_fill(rid, sizeof(rid)) != CS_OK) {
-        memset(rid, 0, sizeof(rid));
-    }
-    cs_hex_encode(rid, sizeof(rid), rid_hex, sizeof(rid_hex), NULL);
-    h[0] = (cs_http_header){"content-type", "application/json"};
-    h[1] = (cs_http_header){"x-amzn-RequestId", rid_hex};
-    h[2] = (cs_http_header){"x-amzn-ErrorType", g->error_type};
-    if (cs_http_stream_respond(g->s, g->status, h, 3, (int64_t)strlen(body)) == CS_OK) {
-        cs_http_stream_write(g->s, body, strlen(body));
-        cs_http_stream_finish(g->s);
-    }
-    free(enc);
-    json_decref(e);
+    csi_api_respond(g->s, g->status, g->error_type, g->message);
 }
 
 static void setup_done(void *arg)

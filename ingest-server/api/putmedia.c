@@ -11,6 +11,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include "api_int.h"
 #include "putmedia.h"
 
 #include <inttypes.h>
@@ -122,27 +123,7 @@ static void send_ack(struct upload *up, cs_kvs_ack_type type, bool has_tc, uint6
 /* The service's error format; only before the 200 went out. */
 static void respond_error(cs_http_stream *s, int status, const char *type, const char *message)
 {
-    char body[600];
-    uint8_t rid[16];
-    char rid_hex[33];
-    int n;
-    cs_http_header h[3];
-    if (cs_entropy_fill(rid, sizeof(rid)) != CS_OK) {
-        memset(rid, 0, sizeof(rid));
-    }
-    cs_hex_encode(rid, sizeof(rid), rid_hex, sizeof(rid_hex), NULL);
-    /* Messages are ours or the signature checker's: no quotes or backslashes. */
-    n = snprintf(body, sizeof(body), "{\"Message\":\"%s\"}", message);
-    if (n < 0 || (size_t)n >= sizeof(body)) {
-        n = snprintf(body, sizeof(body), "{\"Message\":\"\"}");
-    }
-    h[0] = (cs_http_header){"content-type", "application/json"};
-    h[1] = (cs_http_header){"x-amzn-RequestId", rid_hex};
-    h[2] = (cs_http_header){"x-amzn-ErrorType", type};
-    if (cs_http_stream_respond(s, status, h, 3, (int64_t)n) == CS_OK) {
-        cs_http_stream_write(s, body, (size_t)n);
-        cs_http_stream_finish(s);
-    }
+    csi_api_respond(s, status, type, message);
 }
 
 /* ---------------------------------------------------------------------------------------------- */

@@ -24,11 +24,6 @@ struct csi_putmedia_config {
     bool auto_create; /* an upload to an unknown stream name creates the stream */
 };
 
-/** The api's SigV4 check (api.c; also declared for getmedia.c): on refusal fills the service's
- * error and returns false. Loop thread. */
-bool csi_api_authorize(cs_api *api, cs_http_stream *s, const char *body, size_t len, int *status,
-                       const char **error_type, char *message, size_t cap);
-
 /** Creates the route's state and adds `POST /putMedia` to cfg->srv (before it starts).
  * @return CS_OK, CS_E_NOMEM, or what cs_http_server_add_route() returned */
 cs_status csi_putmedia_add_route(const struct csi_putmedia_config *cfg, struct csi_putmedia **out);

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "getmedia_int.h" /* csi_api_run() */
+#include "api_int.h" /* csi_api_run() */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Between api.c and getmedia.c (the media-read handlers): the settings the media-read handlers
- * (getmedia.c: listFragments, getMedia, getMediaForFragmentList) take from the api config, the
- * api's SigV4 check for use by handlers that do their own request plumbing, and their route
- * registration, called once from cs_api_add_routes().
+ * What the files of api/ share: the KVS error/JSON response every handler sends, the api's SigV4
+ * check for handlers that do their own request plumbing (putmedia.c, getmedia.c), the media-read
+ * settings and route registration of getmedia.c, and csi_api_run() for the JSON fuzz target.
  */
-#ifndef CS_INGEST_GETMEDIA_INT_H
-#define CS_INGEST_GETMEDIA_INT_H
+#ifndef CS_INGEST_API_INT_H
+#define CS_INGEST_API_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -37,6 +36,13 @@ struct csi_api_media {
 };
 
 /**
+ * Sends a whole JSON response in the KVS format (loop thread): content-type, a fresh
+ * x-amzn-RequestId and, when `error_type` is not NULL, `x-amzn-ErrorType: <error_type>` with the
+ * body `{"Message": text}` (JSON-encoded); otherwise `text` is the body as is.
+ */
+void csi_api_respond(cs_http_stream *s, int status, const char *error_type, const char *text);
+
+/**
  * Verifies the request's SigV4 signature over `body` (loop thread). On refusal fills the
  * service's error (HTTP status, x-amzn-ErrorType, message) and returns false.
  */
@@ -63,4 +69,4 @@ struct csi_api_result {
 cs_status csi_api_run(cs_api *api, const char *path, const char *body, size_t len,
                       const char *base_url, struct csi_api_result *res);
 
-#endif /* CS_INGEST_GETMEDIA_INT_H */
+#endif /* CS_INGEST_API_INT_H */

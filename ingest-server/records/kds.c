@@ -1,0 +1,479 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Kinesis Data Streams wire arithmetic: 128-bit hash keys, the even split of the hash space,
+ * sequence numbers, shard ids, authenticated expiring shard iterators, base64, and event-stream
+ * framing (kds.h says what each promises). */
+#define _POSIX_C_SOURCE 200809L
+#include "kds.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "camstream/auth.h"
+
+#define ITER_VERSION 1u
+#define ITER_MAC_LEN 16u
+#define ITER_FIXED (2u + 8u + 4u + 8u + 8u + ITER_MAC_LEN)
+
+static const csi_u128 U128_MAX = ~(csi_u128)0;
+
+cs_status csi_kds_u128_parse(const char *s, size_t len, csi_u128 *out)
+{
+    csi_u128 v = 0;
+    if (s == NULL || out == NULL || len == 0) {
+        return CS_E_MALFORMED;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned d;
+        if (s[i] < '0' || s[i] > '9') {
+            return CS_E_MALFORMED;
+        }
+        d = (unsigned)(s[i] - '0');
+        if (v > (U128_MAX - d) / 10) {
+            return CS_E_RANGE;
+        }
+        v = v * 10 + d;
+    }
+    *out = v;
+    return CS_OK;
+}
+
+size_t csi_kds_u128_format(csi_u128 v, char out[CSI_KDS_U128_MAX_TEXT])
+{
+    char tmp[CSI_KDS_U128_MAX_TEXT];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + (unsigned)(v % 10));
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = tmp[n - 1 - i];
+    }
+    out[n] = '\0';
+    return n;
+}
+
+cs_status csi_kds_hash_key(const char *partition_key, size_t len, csi_u128 *out)
+{
+    uint8_t md[CS_MD5_SIZE];
+    csi_u128 v = 0;
+    cs_status st;
+    if (out == NULL || (partition_key == NULL && len > 0)) {
+        return CS_E_INVAL;
+    }
+    if ((st = cs_md5(partition_key, len, md)) != CS_OK) {
+        return st;
+    }
+    for (size_t i = 0; i < CS_MD5_SIZE; i++) {
+        v = v << 8 | md[i];
+    }
+    *out = v;
+    return CS_OK;
+}
+
+cs_status csi_kds_split_range(csi_u128 lo, csi_u128 hi, uint32_t count, uint32_t index,
+                              csi_u128 *start, csi_u128 *end)
+{
+    csi_u128 span, each;
+    if (count == 0 || index >= count || lo > hi || start == NULL || end == NULL) {
+        return CS_E_INVAL;
+    }
+    if (count == 1) {
+        *start = lo;
+        *end = hi;
+        return CS_OK;
+    }
+    span = hi - lo; /* keys - 1: the whole space does not fit 128 bits */
+    /* each = (span + 1) / count without overflowing when span + 1 == 2^128. */
+    each = span / count + (span % count + 1) / count;
+    if (each == 0) {
+        return CS_E_INVAL;
+    }
+    *start = lo + each * index;
+    *end = index + 1 == count ? hi : *start + each - 1;
+    return CS_OK;
+}
+
+void csi_kds_shard_id(uint32_t index, char out[CSI_KDS_SHARD_ID_LEN + 1])
+{
+    snprintf(out, CSI_KDS_SHARD_ID_LEN + 1, "shardId-%012u", index);
+}
+
+cs_status csi_kds_shard_id_parse(const char *s, size_t len, uint32_t *index)
+{
+    uint64_t v = 0;
+    size_t i = 0;
+    if (s == NULL || index == NULL) {
+        return CS_E_MALFORMED;
+    }
+    if (len >= 8 && memcmp(s, "shardId-", 8) == 0) {
+        i = 8;
+    }
+    if (len == i || len - i > 12) {
+        return CS_E_MALFORMED;
+    }
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return CS_E_MALFORMED;
+        }
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    if (v > UINT32_MAX) {
+        return CS_E_MALFORMED;
+    }
+    *index = (uint32_t)v;
+    return CS_OK;
+}
+
+void csi_kds_seq_format(uint64_t stream_created_ms, uint32_t shard, uint64_t offset,
+                        char out[CSI_KDS_SEQ_LEN + 1])
+{
+    snprintf(out, CSI_KDS_SEQ_LEN + 1, "49%013llu%06u%020llu000000000000000",
+             (unsigned long long)(stream_created_ms % 10000000000000ull), shard % 1000000u,
+             (unsigned long long)offset);
+}
+
+static bool digits(const char *s, size_t n, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return false;
+        }
+        if (x > (UINT64_MAX - 9) / 10) {
+            return false;
+        }
+        x = x * 10 + (uint64_t)(s[i] - '0');
+    }
+    *v = x;
+    return true;
+}
+
+cs_status csi_kds_seq_parse(const char *s, size_t len, uint64_t stream_created_ms, uint32_t *shard,
+                            uint64_t *offset)
+{
+    uint64_t created, sh, off, tail;
+    if (s == NULL || shard == NULL || offset == NULL || len != CSI_KDS_SEQ_LEN || s[0] != '4' ||
+        s[1] != '9' || !digits(s + 2, 13, &created) || !digits(s + 15, 6, &sh) ||
+        !digits(s + 21, 20, &off) || !digits(s + 41, 15, &tail) || tail != 0) {
+        return CS_E_MALFORMED;
+    }
+    if (created != stream_created_ms % 10000000000000ull) {
+        return CS_E_NOTFOUND;
+    }
+    *shard = (uint32_t)sh;
+    *offset = off;
+    return CS_OK;
+}
+
+/* ---- base64 ---------------------------------------------------------------------------------- */
+
+static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+size_t csi_kds_base64_len(size_t n)
+{
+    return (n + 2) / 3 * 4;
+}
+
+void csi_kds_base64_encode(const uint8_t *in, size_t n, char *out)
+{
+    size_t i = 0, o = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+        out[o++] = B64[v >> 18];
+        out[o++] = B64[(v >> 12) & 63];
+        out[o++] = B64[(v >> 6) & 63];
+        out[o++] = B64[v & 63];
+    }
+    if (n - i == 1) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        out[o++] = B64[v >> 18];
+        out[o++] = B64[(v >> 12) & 63];
+        out[o++] = '=';
+        out[o++] = '=';
+    } else if (n - i == 2) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
+        out[o++] = B64[v >> 18];
+        out[o++] = B64[(v >> 12) & 63];
+        out[o++] = B64[(v >> 6) & 63];
+        out[o++] = '=';
+    }
+}
+
+static int b64val(char c)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return c - 'A';
+    }
+    if (c >= 'a' && c <= 'z') {
+        return c - 'a' + 26;
+    }
+    if (c >= '0' && c <= '9') {
+        return c - '0' + 52;
+    }
+    if (c == '+') {
+        return 62;
+    }
+    if (c == '/') {
+        return 63;
+    }
+    return -1;
+}
+
+cs_status csi_kds_base64_decode(const char *in, size_t n, uint8_t *out, size_t cap, size_t *out_len)
+{
+    size_t o = 0, pad = 0;
+    if ((in == NULL && n > 0) || out_len == NULL || n % 4 != 0) {
+        return CS_E_MALFORMED;
+    }
+    if (n >= 1 && in[n - 1] == '=') {
+        pad = n >= 2 && in[n - 2] == '=' ? 2 : 1;
+    }
+    if (n / 4 * 3 - pad > cap) {
+        *out_len = n / 4 * 3 - pad;
+        return CS_E_NOSPACE;
+    }
+    for (size_t i = 0; i < n; i += 4) {
+        int v[4];
+        bool last = i + 4 == n;
+        for (int k = 0; k < 4; k++) {
+            v[k] = b64val(in[i + (size_t)k]);
+        }
+        if (v[0] < 0 || v[1] < 0) {
+            return CS_E_MALFORMED;
+        }
+        if (last && pad == 2) {
+            if ((v[1] & 15) != 0) {
+                return CS_E_MALFORMED; /* non-canonical bits */
+            }
+            out[o++] = (uint8_t)(v[0] << 2 | v[1] >> 4);
+            break;
+        }
+        if (v[2] < 0) {
+            return CS_E_MALFORMED;
+        }
+        if (last && pad == 1) {
+            if ((v[2] & 3) != 0) {
+                return CS_E_MALFORMED;
+            }
+            out[o++] = (uint8_t)(v[0] << 2 | v[1] >> 4);
+            out[o++] = (uint8_t)((v[1] & 15) << 4 | v[2] >> 2);
+            break;
+        }
+        if (v[3] < 0) {
+            return CS_E_MALFORMED;
+        }
+        out[o++] = (uint8_t)(v[0] << 2 | v[1] >> 4);
+        out[o++] = (uint8_t)((v[1] & 15) << 4 | v[2] >> 2);
+        out[o++] = (uint8_t)((v[2] & 3) << 6 | v[3]);
+    }
+    *out_len = o;
+    return CS_OK;
+}
+
+/* ---- iterators ------------------------------------------------------------------------------- */
+
+static void be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static uint64_t rd64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) {
+        v = v << 8 | p[i];
+    }
+    return v;
+}
+
+cs_status csi_kds_iterator_encode(const csi_kds_iterator *it,
+                                  const uint8_t key[CSI_KDS_ITERATOR_KEY_LEN],
+                                  char out[CSI_KDS_ITERATOR_MAX], size_t *len)
+{
+    uint8_t raw[ITER_FIXED + CSI_KDS_MAX_STREAM_NAME];
+    uint8_t mac[CS_SHA256_SIZE];
+    size_t name_len, n;
+    cs_status st;
+    if (it == NULL || key == NULL || out == NULL || len == NULL) {
+        return CS_E_INVAL;
+    }
+    name_len = strnlen(it->stream, sizeof(it->stream));
+    if (name_len == 0 || name_len > CSI_KDS_MAX_STREAM_NAME) {
+        return CS_E_INVAL;
+    }
+    raw[0] = ITER_VERSION;
+    raw[1] = (uint8_t)name_len;
+    memcpy(raw + 2, it->stream, name_len);
+    n = 2 + name_len;
+    be64(raw + n, it->stream_created_ms);
+    raw[n + 8] = (uint8_t)(it->shard >> 24);
+    raw[n + 9] = (uint8_t)(it->shard >> 16);
+    raw[n + 10] = (uint8_t)(it->shard >> 8);
+    raw[n + 11] = (uint8_t)it->shard;
+    be64(raw + n + 12, it->offset);
+    be64(raw + n + 20, it->issued_ms);
+    n += 28;
+    if ((st = cs_hmac_sha256(key, CSI_KDS_ITERATOR_KEY_LEN, raw, n, mac)) != CS_OK) {
+        return st;
+    }
+    memcpy(raw + n, mac, ITER_MAC_LEN);
+    n += ITER_MAC_LEN;
+    csi_kds_base64_encode(raw, n, out);
+    *len = csi_kds_base64_len(n);
+    out[*len] = '\0';
+    return CS_OK;
+}
+
+cs_status csi_kds_iterator_decode(const char *s, size_t len,
+                                  const uint8_t key[CSI_KDS_ITERATOR_KEY_LEN], uint64_t now_ms,
+                                  csi_kds_iterator *it)
+{
+    uint8_t raw[ITER_FIXED + CSI_KDS_MAX_STREAM_NAME + 3];
+    uint8_t mac[CS_SHA256_SIZE];
+    size_t n, name_len, p;
+    if (s == NULL || key == NULL || it == NULL || len >= CSI_KDS_ITERATOR_MAX) {
+        return CS_E_MALFORMED;
+    }
+    if (csi_kds_base64_decode(s, len, raw, sizeof(raw), &n) != CS_OK || n < ITER_FIXED + 1 ||
+        raw[0] != ITER_VERSION) {
+        return CS_E_MALFORMED;
+    }
+    name_len = raw[1];
+    if (name_len == 0 || name_len > CSI_KDS_MAX_STREAM_NAME || n != ITER_FIXED + name_len) {
+        return CS_E_MALFORMED;
+    }
+    if (cs_hmac_sha256(key, CSI_KDS_ITERATOR_KEY_LEN, raw, n - ITER_MAC_LEN, mac) != CS_OK ||
+        !cs_timing_safe_equal(mac, raw + n - ITER_MAC_LEN, ITER_MAC_LEN)) {
+        return CS_E_MALFORMED;
+    }
+    memset(it, 0, sizeof(*it));
+    memcpy(it->stream, raw + 2, name_len);
+    p = 2 + name_len;
+    it->stream_created_ms = rd64(raw + p);
+    it->shard = (uint32_t)raw[p + 8] << 24 | (uint32_t)raw[p + 9] << 16 |
+                (uint32_t)raw[p + 10] << 8 | raw[p + 11];
+    it->offset = rd64(raw + p + 12);
+    it->issued_ms = rd64(raw + p + 20);
+    if (now_ms > it->issued_ms && now_ms - it->issued_ms > CSI_KDS_ITERATOR_TTL_MS) {
+        return CS_E_TIMEOUT;
+    }
+    return CS_OK;
+}
+
+/* ---- event stream ---------------------------------------------------------------------------- */
+
+static void be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint32_t crc32_of(const uint8_t *p, size_t n)
+{
+    uLong c = crc32(0L, Z_NULL, 0);
+    while (n > 0) {
+        uInt chunk = n > 0x40000000u ? 0x40000000u : (uInt)n;
+        c = crc32(c, p, chunk);
+        p += chunk;
+        n -= chunk;
+    }
+    return (uint32_t)c;
+}
+
+cs_status csi_kds_es_encode(const csi_kds_es_header *headers, size_t count, const uint8_t *payload,
+                            size_t payload_len, uint8_t *out, size_t cap, size_t *len)
+{
+    size_t hlen = 0, total, o;
+    if (len == NULL || (headers == NULL && count > 0) || (payload == NULL && payload_len > 0)) {
+        return CS_E_INVAL;
+    }
+    for (size_t i = 0; i < count; i++) {
+        size_t nl = strlen(headers[i].name), vl = strlen(headers[i].value);
+        if (nl == 0 || nl > 255 || vl > 65535) {
+            return CS_E_INVAL;
+        }
+        hlen += 1 + nl + 1 + 2 + vl;
+    }
+    total = 12 + hlen + payload_len + 4;
+    if (total > UINT32_MAX) {
+        return CS_E_INVAL;
+    }
+    *len = total;
+    if (out == NULL) {
+        return CS_OK;
+    }
+    if (cap < total) {
+        return CS_E_NOSPACE;
+    }
+    be32(out, (uint32_t)total);
+    be32(out + 4, (uint32_t)hlen);
+    be32(out + 8, crc32_of(out, 8));
+    o = 12;
+    for (size_t i = 0; i < count; i++) {
+        size_t nl = strlen(headers[i].name), vl = strlen(headers[i].value);
+        out[o++] = (uint8_t)nl;
+        memcpy(out + o, headers[i].name, nl);
+        o += nl;
+        out[o++] = 7; /* string */
+        out[o++] = (uint8_t)(vl >> 8);
+        out[o++] = (uint8_t)vl;
+        memcpy(out + o, headers[i].value, vl);
+        o += vl;
+    }
+    if (payload_len > 0) {
+        memcpy(out + o, payload, payload_len);
+    }
+    o += payload_len;
+    be32(out + o, crc32_of(out, o));
+    return CS_OK;
+}
+
+cs_status csi_kds_es_decode(const uint8_t *in, size_t n, size_t *total, size_t *payload_off,
+                            size_t *payload_len)
+{
+    uint32_t tl, hl;
+    if (in == NULL || total == NULL || payload_off == NULL || payload_len == NULL) {
+        return CS_E_INVAL;
+    }
+    if (n < 12) {
+        return CS_AGAIN;
+    }
+    tl = rd32(in);
+    hl = rd32(in + 4);
+    if (rd32(in + 8) != crc32_of(in, 8) || tl < 16 || (uint64_t)hl + 16 > tl) {
+        return CS_E_MALFORMED;
+    }
+    if (n < tl) {
+        return CS_AGAIN;
+    }
+    if (rd32(in + tl - 4) != crc32_of(in, tl - 4)) {
+        return CS_E_MALFORMED;
+    }
+    /* The headers must parse exactly into hl bytes. */
+    for (size_t p = 12; p < 12 + (size_t)hl;) {
+        size_t nl = in[p], vl;
+        if (nl == 0 || p + 1 + nl + 3 > 12 + (size_t)hl || in[p + 1 + nl] != 7) {
+            return CS_E_MALFORMED;
+        }
+        vl = (size_t)in[p + 2 + nl] << 8 | in[p + 3 + nl];
+        p += 4 + nl + vl;
+        if (p > 12 + (size_t)hl) {
+            return CS_E_MALFORMED;
+        }
+    }
+    *total = tl;
+    *payload_off = 12 + hl;
+    *payload_len = tl - 16 - hl;
+    return CS_OK;
+}

@@ -1,0 +1,185 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The consumer SDK's client (include/camstream/consumer.h) against the real camstream-ingest:
+a GStreamer MKV is uploaded with curl (signed), then read back through cs_consume (a small
+program over cs_consumer_*), SigV4-signed, through a loopback proxy that cuts the GetMedia
+connection in the middle of fragments. Every frame must come out exactly once, in order,
+byte-identical (SHA-256 per frame) to what camstream's MKV reader sees in the uploaded file, and
+the client must report the reconnects and the frames it did not deliver twice. Also: a fragment
+list with a cut, CONTINUATION_TOKEN and FRAGMENT_NUMBER starts, and the errors for an unknown
+stream and a wrong secret.
+
+usage: consumer_client.py CAMSTREAM_INGEST GETMEDIA_MKVDUMP CS_CONSUME"""
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cs_e2e as e2e  # noqa: E402
+
+
+class CuttingProxy:
+    """Forwards 127.0.0.1:port to the server; each connection whose server->client bytes reach
+    the next threshold in `cuts` is closed there (both sides), and that threshold is used up."""
+
+    def __init__(self, target_port, cuts):
+        self.target = target_port
+        self.cuts = list(cuts)
+        self.done_cuts = 0
+        self.lock = threading.Lock()
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(16)
+        self.port = self.ls.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.ls.accept()
+            except OSError:
+                return
+            s = socket.create_connection(("127.0.0.1", self.target))
+            threading.Thread(target=self._pump, args=(c, s, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(s, c, True), daemon=True).start()
+
+    def _pump(self, src, dst, to_client):
+        sent = 0
+        try:
+            while True:
+                data = src.recv(4096)
+                if not data:
+                    break
+                if to_client:
+                    with self.lock:
+                        limit = self.cuts[0] if self.cuts else None
+                    if limit is not None and sent + len(data) >= limit:
+                        dst.sendall(data[:limit - sent])
+                        with self.lock:
+                            if self.cuts and self.cuts[0] == limit:
+                                self.cuts.pop(0)
+                                self.done_cuts += 1
+                        break
+                    sent += len(data)
+                dst.sendall(data)
+        except OSError:
+            pass
+        for sock in (src, dst):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+
+def consume(tool, endpoint, stream, args, env_extra=None):
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=e2e.AK, AWS_SECRET_ACCESS_KEY=e2e.SK)
+    env.update(env_extra or {})
+    p = subprocess.run([tool, "--endpoint", endpoint, "--stream", stream, "--region", e2e.REGION,
+                        "--timeout", "20"] + args, capture_output=True, text=True, env=env,
+                       timeout=120)
+    frames, starts, ends, stats, other = [], [], [], {}, []
+    for line in p.stdout.splitlines():
+        f = line.split(" ")
+        if f[0] == "frame":
+            # (track, timecode ms, key, size, sha) as getmedia_mkvdump prints them
+            frames.append((int(f[3]), int(f[4]) // 1000000, int(f[5]), int(f[6]), f[7]))
+        elif f[0] == "start":
+            starts.append(f[1])
+        elif f[0] == "end":
+            ends.append((f[1], f[2]))
+        elif f[0] == "stats":
+            stats = dict(kv.split("=") for kv in f[1:])
+        else:
+            other.append(line)
+    if p.returncode != 0 or p.stderr.strip():
+        print("# cs_consume rc=%d %s %s" % (p.returncode, other, p.stderr.strip()[-400:]))
+    return p.returncode, frames, starts, ends, stats, other
+
+
+def main():
+    if len(sys.argv) != 4:
+        sys.exit(__doc__)
+    server_bin, dump, tool = sys.argv[1:]
+    missing = e2e.missing_tools(e2e.CURL, e2e.GST, e2e.FFPROBE)
+    if missing:
+        print("SKIP: missing " + " ".join(missing))
+        return 77
+    tmp = tempfile.mkdtemp(prefix="cs-consumer-")
+    data = e2e.make_mkv(os.path.join(tmp, "in.mkv"))
+    if data is None:
+        print("SKIP: GStreamer could not make the test video")
+        return 77
+    up = e2e.Upload(os.path.join(tmp, "in.mkv"), data, dump)
+    e2e.check(up.reader_ok and len(up.timecodes) >= 4, "the upload has %d clusters"
+              % len(up.timecodes))
+
+    # The server answers getDataEndpoint with the proxy's URL, so GetMedia goes through it.
+    # Two cuts on GetMedia responses, each a third of the way into what is left to send.
+    total = sum(len(b) for b in up.cluster_bytes)
+    proxy = CuttingProxy(None, [total // 3, total // 3])
+    srv = e2e.Server(server_bin, os.path.join(tmp, "data"),
+                     ["--getmedia-idle-seconds", "1", "--public-url",
+                      "http://127.0.0.1:%d" % proxy.port])
+    if not e2e.check(srv.url != "", "server up: " + srv.banner):
+        return e2e.finish()
+    proxy.target = int(srv.url.rsplit(":", 1)[1])
+    try:
+        status, _, doc = e2e.curl_json(srv.url, "/createStream",
+                                       {"StreamName": "cons", "DataRetentionInHours": 1}, tmp)
+        e2e.check(status == 200, "createStream: HTTP %d" % status)
+        status, _, acks, _ = e2e.put_media(srv.url, "cons", up, tmp)
+        nums = e2e.check_acks(acks, up.timecodes, "upload")
+        want = up.reader_frames(range(len(up.timecodes)))
+
+        # 1. GetMedia EARLIEST through the cutting proxy.
+        rc, frames, starts, ends, stats, _ = consume(
+            tool, "http://127.0.0.1:%d" % proxy.port, "cons", ["--start", "EARLIEST",
+                                                               "--no-follow"])
+        e2e.check(rc == 0, "getMedia through cuts: cs_consume exit 0")
+        e2e.check(proxy.done_cuts == 2, "the proxy cut 2 GetMedia connections (%d)"
+                  % proxy.done_cuts)
+        e2e.check(frames == want, "getMedia: %d frames exactly once, in order, identical to the "
+                  "upload's %d (track, timecode, key, size, SHA-256)" % (len(frames), len(want)))
+        e2e.check(starts == nums and [n for n, _ in ends] == nums,
+                  "getMedia: one start and one end per fragment, in fragment-number order")
+        e2e.check(int(stats.get("reconnects", 0)) >= 2 and int(stats.get("skipped", 0)) > 0,
+                  "getMedia: the client reconnected (%s) and did not deliver re-sent frames "
+                  "twice (%s skipped)" % (stats.get("reconnects"), stats.get("skipped")))
+
+        # 2. A fragment list, cut once.
+        proxy.cuts = [total // 2]
+        rc, frames, starts, _, stats, _ = consume(
+            tool, "http://127.0.0.1:%d" % proxy.port, "cons", ["--fragments", ",".join(nums)])
+        e2e.check(rc == 0 and frames == want and starts == nums,
+                  "getMediaForFragmentList through a cut: %d frames exactly once, identical"
+                  % len(frames))
+
+        # 3. Start selectors, straight to the server.
+        rc, frames, starts, _, _, _ = consume(
+            tool, srv.url, "cons", ["--start", "CONTINUATION_TOKEN:" + nums[1], "--no-follow"])
+        e2e.check(rc == 0 and starts == nums[2:] and frames == up.reader_frames(
+            range(2, len(nums))), "CONTINUATION_TOKEN: resumes after fragment 2 (%d frames)"
+            % len(frames))
+        rc, frames, starts, _, _, _ = consume(
+            tool, srv.url, "cons", ["--start", "FRAGMENT_NUMBER:" + nums[1], "--no-follow"])
+        e2e.check(rc == 0 and starts == nums[1:], "FRAGMENT_NUMBER: starts at fragment 2")
+
+        # 4. Errors.
+        rc, _, _, _, _, other = consume(tool, srv.url, "no-such-stream", ["--no-follow"])
+        e2e.check(rc == 1 and other[:1] == ["open-failed CS_E_NOTFOUND"],
+                  "an unknown stream: CS_E_NOTFOUND (%s)" % other[:1])
+        rc, _, _, _, _, other = consume(tool, srv.url, "cons", ["--no-follow"],
+                                        {"AWS_SECRET_ACCESS_KEY": "wrong"})
+        e2e.check(rc == 1 and other[:1] == ["open-failed CS_E_AUTH"],
+                  "a wrong secret: CS_E_AUTH (%s)" % other[:1])
+    finally:
+        srv.stop()
+    e2e.rmtree_if_ok(tmp)
+    return e2e.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

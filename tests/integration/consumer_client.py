@@ -6,9 +6,11 @@ connection in the middle of fragments. Every frame must come out exactly once, i
 byte-identical (SHA-256 per frame) to what camstream's MKV reader sees in the uploaded file, and
 the client must report the reconnects and the frames it did not deliver twice. Also: a fragment
 list with a cut, CONTINUATION_TOKEN and FRAGMENT_NUMBER starts, and the errors for an unknown
-stream and a wrong secret.
+stream and a wrong secret. With the camstreamsrc plugin directory as a 4th argument: the
+GStreamer source writes the stream as one Matroska file whose frames (camstream's reader and
+ffprobe) equal the upload's, and decodes it to 150 pictures through matroskademux and avdec_h264.
 
-usage: consumer_client.py CAMSTREAM_INGEST GETMEDIA_MKVDUMP CS_CONSUME"""
+usage: consumer_client.py CAMSTREAM_INGEST GETMEDIA_MKVDUMP CS_CONSUME [GST_PLUGIN_DIR]"""
 import os
 import socket
 import subprocess
@@ -99,10 +101,44 @@ def consume(tool, endpoint, stream, args, env_extra=None):
     return p.returncode, frames, starts, ends, stats, other
 
 
+def gst_src(plugin_dir, url, up, dump, tmp):
+    env = dict(os.environ, GST_PLUGIN_PATH=plugin_dir,
+               GST_REGISTRY=os.path.join(tmp, "gst-registry.bin"))
+    src = ("camstreamsrc endpoint=%s stream-name=cons start-selector=earliest follow=false "
+           "region=%s access-key=%s secret-key=%s" % (url, e2e.REGION, e2e.AK, e2e.SK))
+    out = os.path.join(tmp, "src.mkv")
+    p = subprocess.run([e2e.GST, "-q"] + src.split(" ") + ["!", "filesink", "location=" + out],
+                       capture_output=True, text=True, env=env, timeout=120)
+    if not e2e.check(p.returncode == 0, "camstreamsrc ! filesink: exit 0 %s"
+                     % p.stderr.strip()[-300:]):
+        return
+    ok, segs = e2e.reader_view(dump, out)
+    want = up.reader_frames(range(len(up.timecodes)))
+    e2e.check(ok and len(segs) == 1 and segs[0]["clusters"] == up.timecodes
+              and segs[0]["frames"] == want,
+              "camstreamsrc: one Segment, the %d clusters, %d frames identical to the upload "
+              "(camstream reader)" % (len(up.timecodes), len(want)))
+    e2e.check(e2e.ffprobe_view(out) == up.packets,
+              "camstreamsrc: ffprobe sees the upload's %d packets (pts, key, size, SHA-256)"
+              % len(up.packets))
+    y4m = os.path.join(tmp, "src.y4m")
+    p = subprocess.run([e2e.GST, "-q"] + src.split(" ") + [
+        "!", "matroskademux", "!", "h264parse", "!", "avdec_h264", "!", "y4menc", "!",
+        "filesink", "location=" + y4m], capture_output=True, text=True, env=env, timeout=120)
+    pictures = 0
+    if p.returncode == 0:
+        with open(y4m, "rb") as f:
+            pictures = f.read().count(b"FRAME\n")
+    e2e.check(p.returncode == 0 and pictures == len(want),
+              "camstreamsrc ! matroskademux ! h264parse ! avdec_h264: %d pictures decoded (%d) %s"
+              % (pictures, len(want), p.stderr.strip()[-300:]))
+
+
 def main():
-    if len(sys.argv) != 4:
+    if len(sys.argv) not in (4, 5):
         sys.exit(__doc__)
-    server_bin, dump, tool = sys.argv[1:]
+    server_bin, dump, tool = sys.argv[1:4]
+    plugin_dir = sys.argv[4] if len(sys.argv) == 5 else None
     missing = e2e.missing_tools(e2e.CURL, e2e.GST, e2e.FFPROBE)
     if missing:
         print("SKIP: missing " + " ".join(missing))
@@ -175,6 +211,9 @@ def main():
                                         {"AWS_SECRET_ACCESS_KEY": "wrong"})
         e2e.check(rc == 1 and other[:1] == ["open-failed CS_E_AUTH"],
                   "a wrong secret: CS_E_AUTH (%s)" % other[:1])
+        # 5. camstreamsrc.
+        if plugin_dir is not None:
+            gst_src(plugin_dir, srv.url, up, dump, tmp)
     finally:
         srv.stop()
     e2e.rmtree_if_ok(tmp)

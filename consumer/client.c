@@ -812,3 +812,56 @@ cs_status cs_consumer_next(cs_consumer *c, uint32_t timeout_ms, cs_gm_event *ev)
         }
     }
 }
+
+cs_status cs_kvs_call(const cs_consumer_config *cfg, const char *path, const char *json, char *out,
+                      size_t cap, cs_kvs_result *res)
+{
+    cs_consumer *c;
+    const cs_allocator *a;
+    const char *ak, *sk, *tok;
+    char url[URL_MAX];
+    cs_status st;
+    size_t n;
+
+    if (cfg == NULL || cfg->endpoint == NULL || path == NULL || json == NULL || res == NULL ||
+        (out == NULL && cap > 0) || strlen(json) >= BODY_MAX) {
+        return CS_E_INVAL;
+    }
+    memset(res, 0, sizeof(*res));
+    a = cfg->allocator ? cfg->allocator : cs_allocator_default();
+    c = cs_calloc(a, 1, sizeof(*c));
+    if (c == NULL) {
+        return CS_E_NOMEM;
+    }
+    c->cfg = *cfg;
+    c->a = a;
+    ak = cfg->access_key ? cfg->access_key : getenv("AWS_ACCESS_KEY_ID");
+    sk = cfg->secret_key ? cfg->secret_key : getenv("AWS_SECRET_ACCESS_KEY");
+    tok = cfg->access_key ? cfg->session_token : getenv("AWS_SESSION_TOKEN");
+    c->sign = ak != NULL && sk != NULL && ak[0] && sk[0];
+    if (!copy_in(c->region, sizeof(c->region), cfg->region ? cfg->region : "us-east-1") ||
+        (c->sign && (!copy_in(c->access_key, sizeof(c->access_key), ak) ||
+                     !copy_in(c->secret_key, sizeof(c->secret_key), sk) ||
+                     !copy_in(c->session_token, sizeof(c->session_token), tok)))) {
+        cs_freep(a, &c);
+        return CS_E_INVAL;
+    }
+    memcpy(c->body, json, strlen(json) + 1);
+    snprintf(url, sizeof(url), "%s%s", cfg->endpoint, path);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    st = call_unary(c, url);
+    if (st == CS_OK) {
+        res->http_status = (int)c->http_status;
+        snprintf(res->error_type, sizeof(res->error_type), "%s", c->error_type);
+        res->body_len = strlen(c->err_body);
+        if (cap > 0) {
+            n = res->body_len < cap - 1 ? res->body_len : cap - 1;
+            memcpy(out, c->err_body, n);
+            out[n] = '\0';
+        }
+    }
+    cs_sigv4_key_cache_clear(&c->keys);
+    cs_freep(a, &c);
+    curl_global_cleanup();
+    return st;
+}

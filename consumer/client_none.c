@@ -44,3 +44,15 @@ void cs_consumer_close(cs_consumer **c)
         *c = NULL;
     }
 }
+
+cs_status cs_kvs_call(const cs_consumer_config *cfg, const char *path, const char *json, char *out,
+                      size_t cap, cs_kvs_result *res)
+{
+    (void)cfg;
+    (void)path;
+    (void)json;
+    (void)out;
+    (void)cap;
+    (void)res;
+    return CS_E_UNSUPPORTED;
+}

@@ -2,7 +2,7 @@
 /* camstreamsrc: a GStreamer source that reads a stream back from a KVS-compatible server with
  * the consumer SDK (GetMedia, any start selector, resuming after dropped connections) and
  * outputs it as one continuous Matroska stream (video/x-matroska): the header once, then one
- * Cluster per fragment, one SimpleBlock per frame, rewritten with the mkv/ writer. So
+ * Cluster per fragment, one SimpleBlock per frame (cs_gm_remux). So
  *   camstreamsrc stream-name=x ! matroskademux ! h264parse ! avdec_h264 ! autovideosink
  * plays it. GetMedia's own per-fragment EBML headers and service tags are not passed on: a
  * demuxer wants one Segment. */
@@ -70,8 +70,7 @@ struct _GstCamstreamSrc {
     guint max_frame_bytes;
     /* state */
     cs_consumer *consumer;
-    gboolean header_sent;
-    uint64_t cluster_ms;
+    cs_gm_remux remux;
     gint flushing; /* atomic */
 };
 
@@ -222,7 +221,7 @@ static gboolean gst_camstream_src_start(GstBaseSrc *bs)
                            "are accepted."));
         return FALSE;
     }
-    s->header_sent = FALSE;
+    cs_gm_remux_init(&s->remux);
     g_atomic_int_set(&s->flushing, 0);
     gst_base_src_set_live(bs, s->start == START_NOW);
     return TRUE;
@@ -247,81 +246,33 @@ static gboolean gst_camstream_src_unlock_stop(GstBaseSrc *bs)
     return TRUE;
 }
 
-struct cluster_ctx {
-    const cs_gm_fragment *f;
-    bool header;
-};
-
-static void write_start(cs_mkv_writer *w, const struct cluster_ctx *c)
-{
-    static const uint8_t uid[CS_MKV_SEGMENT_UID_LEN] = {'c', 'a', 'm', 's', 't', 'r',
-                                                        'e', 'a', 'm', 's', 'r', 'c'};
-    if (c->header) {
-        cs_mkv_put_ebml_header(w);
-        cs_mkv_put_segment_start(w);
-        cs_mkv_put_info(w, uid);
-        cs_mkv_put_tracks(w, c->f->tracks, c->f->track_count);
-    }
-    cs_mkv_put_cluster_start(w, c->f->cluster_timecode);
-}
-
 static GstFlowReturn make_buffer(GstCamstreamSrc *s, const cs_gm_event *ev, GstBuffer **out)
 {
-    cs_mkv_writer w;
     size_t len = 0;
     GstMapInfo map;
     GstBuffer *buf;
-    struct cluster_ctx cc = {ev->fragment, !s->header_sent};
-    int64_t rel = 0;
+    cs_status st = cs_gm_remux_write(&s->remux, ev, NULL, 0, &len);
 
-    for (int pass = 0; pass < 2; pass++) {
-        cs_mkv_writer_init(&w, pass ? map.data : NULL, pass ? len : 0);
-        if (ev->type == CS_GM_EV_FRAGMENT_START) {
-            write_start(&w, &cc);
-        } else {
-            rel = ev->frame.timestamp_ns / 1000000 - (int64_t)s->cluster_ms;
-            if (rel < INT16_MIN || rel > INT16_MAX) {
-                GST_ELEMENT_ERROR(s, STREAM, FORMAT,
-                                  ("A frame is too far from its fragment "
-                                   "start to be written as Matroska."),
-                                  ("frame at %" G_GINT64_FORMAT " ms, cluster at %" G_GUINT64_FORMAT
-                                   " ms",
-                                   ev->frame.timestamp_ns / 1000000, s->cluster_ms));
-                if (pass) {
-                    gst_buffer_unmap(buf, &map);
-                    gst_buffer_unref(buf);
-                }
-                return GST_FLOW_ERROR;
-            }
-            cs_mkv_put_simple_block(&w, ev->frame.track, (int16_t)rel,
-                                    ev->frame.key ? CS_MKV_BLOCK_KEY : 0, ev->frame.data,
-                                    ev->frame.size);
-        }
-        if (cs_mkv_writer_finish(&w, &len) != CS_OK) {
-            GST_ELEMENT_ERROR(s, STREAM, ENCODE, ("Cannot write the stream as Matroska."),
-                              ("the tracks or a frame could not be written"));
-            if (pass) {
-                gst_buffer_unmap(buf, &map);
-                gst_buffer_unref(buf);
-            }
+    if (st == CS_OK) {
+        buf = gst_buffer_new_allocate(NULL, len, NULL);
+        if (buf == NULL || !gst_buffer_map(buf, &map, GST_MAP_WRITE)) {
             return GST_FLOW_ERROR;
         }
-        if (pass == 0) {
-            buf = gst_buffer_new_allocate(NULL, len, NULL);
-            if (buf == NULL || !gst_buffer_map(buf, &map, GST_MAP_WRITE)) {
-                return GST_FLOW_ERROR;
-            }
+        st = cs_gm_remux_write(&s->remux, ev, map.data, len, &len);
+        gst_buffer_unmap(buf, &map);
+        if (st != CS_OK) {
+            gst_buffer_unref(buf);
         }
     }
-    gst_buffer_unmap(buf, &map);
-    if (ev->type == CS_GM_EV_FRAGMENT_START) {
-        s->header_sent = TRUE;
-        s->cluster_ms = ev->fragment->cluster_timecode;
-    } else {
-        GST_BUFFER_PTS(buf) = GST_CLOCK_TIME_NONE;
-        if (!ev->frame.key) {
-            GST_BUFFER_FLAG_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT);
-        }
+    if (st != CS_OK) {
+        GST_ELEMENT_ERROR(s, STREAM, FORMAT,
+                          ("Cannot write the stream as Matroska (%s).", cs_status_str(st)),
+                          ("CS_E_RANGE: a frame too far from its fragment start; CS_E_INVAL: "
+                           "tracks the Matroska writer refuses"));
+        return GST_FLOW_ERROR;
+    }
+    if (ev->type == CS_GM_EV_FRAME && !ev->frame.key) {
+        GST_BUFFER_FLAG_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT);
     }
     *out = buf;
     return GST_FLOW_OK;

@@ -169,6 +169,46 @@ CS_API cs_status cs_gm_parser_end(cs_gm_parser *p, cs_gm_event *ev);
 CS_API const char *cs_gm_parser_error(const cs_gm_parser *p, uint64_t *offset);
 
 /* ---------------------------------------------------------------------------------------------- */
+/* Remux: events back into one continuous Matroska stream                                         */
+/* ---------------------------------------------------------------------------------------------- */
+
+/**
+ * @brief Writes parser events as one Matroska stream that any demuxer plays: the header (EBML,
+ * Segment of unknown size, Info, the first fragment's Tracks) once, a Cluster per fragment, a
+ * SimpleBlock per frame. GetMedia's per-fragment headers and service tags are left out. Used by
+ * camstreamsrc and `camstream get-media`. Caller-allocated; members are private.
+ * @code
+ * cs_gm_remux rm;
+ * cs_gm_remux_init(&rm);
+ * ... for each event ev:
+ * size_t n;
+ * if (cs_gm_remux_write(&rm, &ev, NULL, 0, &n) == CS_OK && n > 0) {   // measure
+ *     cs_gm_remux_write(&rm, &ev, buf, n, &n);                          // write
+ *     fwrite(buf, 1, n, out);
+ * }
+ * @endcode
+ */
+typedef struct cs_gm_remux {
+    bool header_sent;
+    uint64_t cluster_ms;
+    bool in_cluster;
+} cs_gm_remux;
+
+/** @brief Starts a new output stream (the header comes again). */
+CS_API void cs_gm_remux_init(cs_gm_remux *r);
+
+/**
+ * @brief The bytes `ev` adds: FRAGMENT_START a Cluster (after the header, the first time);
+ * FRAME a SimpleBlock; other events nothing (`*len` 0). With `dst` NULL only measures (and the
+ * state does not move); a write moves it.
+ * @return CS_OK; CS_E_NOSPACE (cap < *len); CS_E_RANGE (a frame more than 32 s from its
+ *         fragment's start: not expressible in a Cluster); CS_E_STATE (a frame before any
+ *         fragment); CS_E_INVAL (tracks the writer refuses)
+ */
+CS_API cs_status cs_gm_remux_write(cs_gm_remux *r, const cs_gm_event *ev, uint8_t *dst, size_t cap,
+                                   size_t *len);
+
+/* ---------------------------------------------------------------------------------------------- */
 /* Client                                                                                         */
 /* ---------------------------------------------------------------------------------------------- */
 
@@ -245,6 +285,24 @@ CS_API cs_status cs_consumer_next(cs_consumer *c, uint32_t timeout_ms, cs_gm_eve
 
 /** @brief The last error's message (server's or ours), "" if none. */
 CS_API const char *cs_consumer_error(const cs_consumer *c);
+
+/** @brief The answer to a control-plane call. */
+typedef struct cs_kvs_result {
+    int http_status;      /**< 0: no answer (see the return status) */
+    char error_type[128]; /**< x-amzn-ErrorType, "" on success */
+    size_t body_len;      /**< bytes of the body (may exceed what fitted in `out`) */
+} cs_kvs_result;
+
+/**
+ * @brief One signed KVS control-plane or archived-media call (`POST <endpoint><path>` with a
+ * JSON body), e.g. "/listStreams", "/describeStream", "/listFragments", with the endpoint,
+ * region and credentials of `cfg` (stream and selector fields are not used). The response body
+ * goes to `out` (NUL-terminated, truncated to `cap`).
+ * @return CS_OK when an HTTP answer came (any status: see res->http_status and
+ *         res->error_type); CS_E_NET (no answer); CS_E_INVAL; CS_E_NOMEM; CS_E_UNSUPPORTED
+ */
+CS_API cs_status cs_kvs_call(const cs_consumer_config *cfg, const char *path, const char *json,
+                             char *out, size_t cap, cs_kvs_result *res);
 
 /** @brief Counters: bytes received, fragments and frames delivered, reconnects. */
 typedef struct cs_consumer_stats {

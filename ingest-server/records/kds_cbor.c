@@ -217,6 +217,46 @@ static cs_status to_json(const cbor_item_t *it, int depth, json_t **out, char *w
     return *out != NULL ? CS_OK : CS_E_NOMEM;
 }
 
+/* libcbor's cbor_load() allocates a container for its declared size before reading its items,
+ * so a few bytes declaring 2^40 entries ask for terabytes. This pass walks the items with the
+ * streaming decoder (no allocation) and refuses any container declaring more entries than bytes
+ * remain, each entry needing at least one. */
+struct scan {
+    size_t left; /* bytes after the item being decoded */
+    bool bad;
+};
+
+static void scan_array(void *ctx, size_t n)
+{
+    struct scan *s = ctx;
+    s->bad = s->bad || n > s->left;
+}
+
+static void scan_map(void *ctx, size_t n)
+{
+    struct scan *s = ctx;
+    s->bad = s->bad || n > s->left / 2;
+}
+
+static bool plausible(const uint8_t *data, size_t len)
+{
+    struct cbor_callbacks cb = cbor_empty_callbacks;
+    struct scan s = {0, false};
+    size_t pos = 0;
+    cb.array_start = scan_array;
+    cb.map_start = scan_map;
+    while (pos < len && !s.bad) {
+        struct cbor_decoder_result r;
+        s.left = len - pos;
+        r = cbor_stream_decode(data + pos, len - pos, &cb, &s);
+        if (r.status != CBOR_DECODER_FINISHED || r.read == 0) {
+            return false;
+        }
+        pos += r.read;
+    }
+    return !s.bad;
+}
+
 cs_status csi_kds_cbor_to_json(const uint8_t *data, size_t len, json_t **out, char *why,
                                size_t why_cap)
 {
@@ -229,6 +269,10 @@ cs_status csi_kds_cbor_to_json(const uint8_t *data, size_t len, json_t **out, ch
     *out = NULL;
     if (len == 0) {
         say(why, why_cap, "an empty body");
+        return CS_E_MALFORMED;
+    }
+    if (!plausible(data, len)) {
+        say(why, why_cap, "not CBOR, or a container larger than the body");
         return CS_E_MALFORMED;
     }
     root = cbor_load(data, len, &res);
@@ -326,12 +370,19 @@ static cbor_item_t *from_json(const json_t *v, const char *key, cs_status *st)
         {
             cbor_item_t *ck = cbor_build_stringn(k, strlen(k));
             cbor_item_t *cv = ck ? from_json(x, k, st) : NULL;
-            if (ck == NULL || cv == NULL ||
-                !cbor_map_add(m,
-                              (struct cbor_pair){.key = cbor_move(ck), .value = cbor_move(cv)})) {
+            if (ck == NULL || cv == NULL) {
+                if (ck != NULL) {
+                    cbor_decref(&ck);
+                }
                 if (*st == CS_OK) {
                     *st = CS_E_NOMEM;
                 }
+                cbor_decref(&m);
+                return NULL;
+            }
+            if (!cbor_map_add(m,
+                              (struct cbor_pair){.key = cbor_move(ck), .value = cbor_move(cv)})) {
+                *st = CS_E_NOMEM;
                 cbor_decref(&m);
                 return NULL;
             }

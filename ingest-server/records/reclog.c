@@ -743,6 +743,15 @@ void csi_reclog_bounds(csi_reclog *l, uint64_t *first, uint64_t *end)
     cs_mutex_unlock(&l->mu);
 }
 
+uint64_t csi_reclog_written_end(csi_reclog *l)
+{
+    uint64_t v;
+    cs_mutex_lock(&l->mu);
+    v = l->next_offset;
+    cs_mutex_unlock(&l->mu);
+    return v;
+}
+
 /* Index of the segment holding `offset` (or the first after it); nsegs when none (lock held). */
 static size_t find_seg(csi_reclog *l, uint64_t offset)
 {

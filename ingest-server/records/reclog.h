@@ -151,6 +151,10 @@ cs_status csi_reclog_read(csi_reclog *l, uint64_t from, size_t max_records, size
  * Equal when the log holds nothing. */
 void csi_reclog_bounds(csi_reclog *l, uint64_t *first, uint64_t *end);
 
+/** @brief The offset the next written record will get (written records included, durable or
+ * not): where a shard closed now ends. */
+uint64_t csi_reclog_written_end(csi_reclog *l);
+
 /** @brief The first durable offset whose arrival time is >= ts_ms (`end` when none). */
 cs_status csi_reclog_seek_time(csi_reclog *l, uint64_t ts_ms, uint64_t *offset);
 

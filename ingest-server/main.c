@@ -15,9 +15,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kds_store.h"
 #include "api.h"
+#include "authfile.h"
+#include "conffile.h"
 #include "http.h"
 #include "index.h"
+#include "metrics_http.h"
+#include "upkeep.h"
 
 /* The example pair from the AWS SigV4 documentation: the default for local testing only. */
 #define DEFAULT_ACCESS_KEY "AKIDEXAMPLE"
@@ -35,6 +40,8 @@ struct options {
     const char *access_key;
     const char *secret_key;
     const char *credentials_file;
+    const char *auth_file;    /* --auth-file: keys with per-stream rights */
+    const char *metrics_auth; /* --metrics-auth: bearer token for GET /metrics */
     const char *public_url;
     bool no_auth;
     bool strict_region;
@@ -42,6 +49,14 @@ struct options {
     uint32_t getmedia_max_s;
     uint32_t getmedia_idle_s;
     bool auto_create;
+    /* storage (docs/ingest-server.md "Storage") */
+    bool s3;
+    const char *s3_endpoint;
+    const char *s3_bucket;
+    const char *s3_region;
+    bool s3_create_bucket;
+    uint32_t retention_interval_s;
+    bool recovery_size_only;
 };
 
 static void usage(FILE *f)
@@ -65,6 +80,9 @@ static void usage(FILE *f)
         "  --secret-key SECRET      its secret key\n"
         "  --credentials-file FILE  accepted keys, one 'ACCESS_KEY SECRET_KEY' per line\n"
         "                           ('#' comments), or an AWS credentials file\n"
+        "  --auth-file FILE         accepted keys with the streams each may read or write\n"
+        "                           ('key AK SK' lines, then 'read|write|readwrite PREFIX'\n"
+        "                           lines; see docs/ingest-server.md)\n"
         "  --auth sigv4|none        check SigV4 signatures (default), or accept unsigned\n"
         "                           requests (never on a shared network; warns)\n"
         "  --no-auth                the same as --auth none\n"
@@ -74,6 +92,20 @@ static void usage(FILE *f)
         "                           (default 0: never; the service streams until the client\n"
         "                           leaves)\n"
         "  --auto-create            PutMedia to an unknown stream name creates it\n"
+        "  --storage fs|s3          fragment objects in DATA_DIR/objects (default) or in an\n"
+        "                           S3-compatible store (credentials from AWS_ACCESS_KEY_ID,\n"
+        "                           AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)\n"
+        "  --s3-endpoint URL        e.g. http://127.0.0.1:7480 (path-style requests)\n"
+        "  --s3-bucket NAME         the bucket (must exist unless --s3-create-bucket)\n"
+        "  --s3-region REGION       signing region (default us-east-1)\n"
+        "  --s3-create-bucket       create the bucket at startup when missing\n"
+        "  --retention-interval N   run the retention sweeper every N s (default 60)\n"
+        "  --recovery-check checksum|size  what startup recovery verifies of each stored\n"
+        "                           fragment (default checksum: reads every object once)\n"
+        "  --metrics-auth TOKEN     GET /metrics wants 'Authorization: Bearer TOKEN' (default:\n"
+        "                           open, like most exporters)\n"
+        "  --config FILE            read settings from FILE first: 'key = value' lines, keys\n"
+        "                           are these flags without '--'; flags given here win\n"
         "  --help                   this text\n\n"
         "Without --access-key or --credentials-file the server accepts the documentation key\n"
         "pair %s / %s.\n",
@@ -190,6 +222,78 @@ static int load_credentials(const char *path, cs_api_credential *creds, size_t *
     return 0;
 }
 
+/* The config file (--config) as arguments before the command line's (static: reachable until
+ * exit). conf_line is the file's line of the option being parsed, 0 otherwise. */
+static struct csi_conf conf;
+static char **conf_argv;
+static unsigned conf_line;
+
+/* At exit during option parsing (an option's handler refused its value and returned 2): says
+ * which config line held it, after the handler's message. */
+static void report_conf_line(void)
+{
+    if (conf_line != 0) {
+        fprintf(stderr, "camstream-ingest: (that setting is on line %u of %s)\n", conf_line,
+                conf.path);
+    }
+}
+
+static int read_config(const struct option *opts, int *argc, char ***argv)
+{
+    static const char *const refused[] = {"config", "help", NULL};
+    const char *path = csi_conf_path(*argc, *argv);
+    char err[512];
+    if (path == NULL) {
+        return 0;
+    }
+    if (csi_conf_load(path, opts, refused, &conf, err, sizeof(err)) != CS_OK) {
+        fprintf(stderr, "camstream-ingest: %s\n", err);
+        return -1;
+    }
+    if (csi_conf_merge(&conf, *argc, *argv, argc, &conf_argv) != CS_OK) {
+        fprintf(stderr, "camstream-ingest: out of memory\n");
+        return -1;
+    }
+    *argv = conf_argv;
+    atexit(report_conf_line);
+    return 0;
+}
+
+/* Reads --auth-file; `*all` gets the `n` command-line keys followed by the file's. */
+static int load_auth_file(const char *path, struct csi_authfile *af, const cs_api_credential *creds,
+                          size_t n, cs_api_credential **all)
+{
+    char err[512];
+    struct stat sb;
+    if (csi_authfile_load(path, af, err, sizeof(err)) != CS_OK) {
+        fprintf(stderr, "camstream-ingest: --auth-file %s\n", err);
+        return -1;
+    }
+    if (stat(path, &sb) == 0 && (sb.st_mode & 077) != 0) {
+        fprintf(stderr,
+                "camstream-ingest: warning: %s holds secrets and is readable by other users "
+                "(chmod 600 %s)\n",
+                path, path);
+    }
+    *all = calloc(n + af->n_keys, sizeof(**all));
+    if (*all == NULL) {
+        fprintf(stderr, "camstream-ingest: out of memory\n");
+        return -1;
+    }
+    memcpy(*all, creds, n * sizeof(*creds));
+    memcpy(*all + n, af->keys, af->n_keys * sizeof(*af->keys));
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < af->n_keys; k++) {
+            if (strcmp(creds[i].access_key, af->keys[k].access_key) == 0) {
+                fprintf(stderr, "camstream-ingest: access key %s is given twice (flags and %s)\n",
+                        creds[i].access_key, path);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 static int prepare_data_dir(const char *dir)
 {
     struct stat sb;
@@ -215,6 +319,16 @@ static int prepare_data_dir(const char *dir)
     return 0;
 }
 
+/* Record-stream retention, run by the sweeper thread after each sweep. */
+static void trim_records(void *ctx)
+{
+    uint64_t removed = 0;
+    if (csi_kds_store_trim(ctx, &removed) == CS_OK && removed > 0) {
+        CS_LOG_INFO(NULL, "main", "retention: %llu records removed from record streams",
+                    (unsigned long long)removed);
+    }
+}
+
 int main(int argc, char **argv)
 {
     enum {
@@ -235,6 +349,16 @@ int main(int argc, char **argv)
         O_GM_MAX,
         O_GM_IDLE,
         O_AUTO_CREATE,
+        O_STORAGE,
+        O_S3_ENDPOINT,
+        O_S3_BUCKET,
+        O_S3_REGION,
+        O_S3_CREATE,
+        O_RETENTION_INTERVAL,
+        O_RECOVERY_CHECK,
+        O_CONFIG,
+        O_AUTH_FILE,
+        O_METRICS_AUTH,
         O_HELP
     };
     static const struct option longopts[] = {
@@ -255,6 +379,16 @@ int main(int argc, char **argv)
         {"getmedia-max-seconds", required_argument, NULL, O_GM_MAX},
         {"getmedia-idle-seconds", required_argument, NULL, O_GM_IDLE},
         {"auto-create", no_argument, NULL, O_AUTO_CREATE},
+        {"storage", required_argument, NULL, O_STORAGE},
+        {"s3-endpoint", required_argument, NULL, O_S3_ENDPOINT},
+        {"s3-bucket", required_argument, NULL, O_S3_BUCKET},
+        {"s3-region", required_argument, NULL, O_S3_REGION},
+        {"s3-create-bucket", no_argument, NULL, O_S3_CREATE},
+        {"retention-interval", required_argument, NULL, O_RETENTION_INTERVAL},
+        {"recovery-check", required_argument, NULL, O_RECOVERY_CHECK},
+        {"config", required_argument, NULL, O_CONFIG},
+        {"auth-file", required_argument, NULL, O_AUTH_FILE},
+        {"metrics-auth", required_argument, NULL, O_METRICS_AUTH},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -266,6 +400,9 @@ int main(int argc, char **argv)
                         .log_level = 2};
     cs_api_credential creds[MAX_CREDS];
     size_t n_creds = 0;
+    struct csi_authfile authf = {0};
+    cs_api_credential *all_creds = NULL; /* creds + authf's keys */
+    cs_metrics_route *metrics_route = NULL;
     cs_logger logger = {NULL, NULL, CS_LOG_WARN};
     cs_index_config ic;
     cs_index *ix = NULL;
@@ -273,8 +410,12 @@ int main(int argc, char **argv)
     cs_http_server *srv = NULL;
     cs_api_config ac;
     cs_api *api = NULL;
+    csi_kds_store *kds = NULL;
     cs_store_config sc;
     cs_store *store = NULL;
+    cs_upkeep_config uc;
+    cs_recovery_report recovery;
+    cs_sweeper *sweeper = NULL;
     char objects_dir[4096];
     char db_path[4096];
     sigset_t sigs;
@@ -288,7 +429,11 @@ int main(int argc, char **argv)
     if (env_level && parse_level(env_level) >= 0) {
         o.log_level = parse_level(env_level);
     }
+    if (read_config(longopts, &argc, &argv) != 0) {
+        return 2;
+    }
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        conf_line = csi_conf_line_of(&conf, optind - 1); /* named by report_conf_line() */
         switch (c) {
         case O_LISTEN:
             if (parse_listen(optarg, &o) != 0) {
@@ -370,6 +515,63 @@ int main(int argc, char **argv)
         case O_AUTO_CREATE:
             o.auto_create = true;
             break;
+        case O_STORAGE:
+            if (strcmp(optarg, "fs") != 0 && strcmp(optarg, "s3") != 0) {
+                fprintf(stderr, "camstream-ingest: --storage takes 'fs' or 's3', not '%s'\n",
+                        optarg);
+                return 2;
+            }
+            o.s3 = strcmp(optarg, "s3") == 0;
+            break;
+        case O_S3_ENDPOINT:
+            o.s3_endpoint = optarg;
+            break;
+        case O_S3_BUCKET:
+            o.s3_bucket = optarg;
+            break;
+        case O_S3_REGION:
+            o.s3_region = optarg;
+            break;
+        case O_S3_CREATE:
+            o.s3_create_bucket = true;
+            break;
+        case O_RETENTION_INTERVAL: {
+            char *end = NULL;
+            unsigned long v;
+            errno = 0;
+            v = strtoul(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || v == 0 || v > 86400u) {
+                fprintf(stderr,
+                        "camstream-ingest: --retention-interval wants seconds (1..86400), "
+                        "not '%s'\n",
+                        optarg);
+                return 2;
+            }
+            o.retention_interval_s = (uint32_t)v;
+            break;
+        }
+        case O_RECOVERY_CHECK:
+            if (strcmp(optarg, "checksum") != 0 && strcmp(optarg, "size") != 0) {
+                fprintf(stderr,
+                        "camstream-ingest: --recovery-check takes 'checksum' or 'size', "
+                        "not '%s'\n",
+                        optarg);
+                return 2;
+            }
+            o.recovery_size_only = strcmp(optarg, "size") == 0;
+            break;
+        case O_CONFIG:
+            if (conf.path == NULL || strcmp(optarg, conf.path) != 0) {
+                fprintf(stderr, "camstream-ingest: give one --config FILE, spelled in full\n");
+                return 2;
+            }
+            break; /* read by read_config() */
+        case O_AUTH_FILE:
+            o.auth_file = optarg;
+            break;
+        case O_METRICS_AUTH:
+            o.metrics_auth = optarg;
+            break;
         case O_HELP:
         case 'h':
             usage(stdout);
@@ -379,12 +581,19 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    conf_line = 0;
     if (optind < argc) {
         fprintf(stderr, "camstream-ingest: unexpected argument '%s' (see --help)\n", argv[optind]);
         return 2;
     }
     if ((o.tls_cert == NULL) != (o.tls_key == NULL)) {
         fprintf(stderr, "camstream-ingest: --tls-cert and --tls-key go together\n");
+        return 2;
+    }
+    if (o.s3 && (o.s3_endpoint == NULL || o.s3_bucket == NULL ||
+                 getenv("AWS_ACCESS_KEY_ID") == NULL || getenv("AWS_SECRET_ACCESS_KEY") == NULL)) {
+        fprintf(stderr, "camstream-ingest: --storage s3 needs --s3-endpoint, --s3-bucket and the "
+                        "environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n");
         return 2;
     }
     if ((o.access_key == NULL) != (o.secret_key == NULL)) {
@@ -402,7 +611,10 @@ int main(int argc, char **argv)
             creds[n_creds].secret_key = strdup(o.secret_key);
             n_creds++;
         }
-        if (n_creds == 0) {
+        if (o.auth_file && load_auth_file(o.auth_file, &authf, creds, n_creds, &all_creds) != 0) {
+            goto out;
+        }
+        if (n_creds == 0 && authf.n_keys == 0) {
             creds[0].access_key = strdup(DEFAULT_ACCESS_KEY);
             creds[0].secret_key = strdup(DEFAULT_SECRET_KEY);
             n_creds = 1;
@@ -440,28 +652,85 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    /* Fragment objects: DATA_DIR/objects (fs backend). */
+    /* Fragment objects: DATA_DIR/objects (fs backend) or an S3 bucket. */
     snprintf(objects_dir, sizeof(objects_dir), "%s/objects", o.data_dir);
     cs_store_config_init(&sc);
-    sc.kind = CS_STORE_FS;
+    sc.kind = o.s3 ? CS_STORE_S3 : CS_STORE_FS;
     sc.fs_dir = objects_dir;
+    sc.s3_endpoint = o.s3_endpoint;
+    sc.s3_bucket = o.s3_bucket;
+    if (o.s3_region) {
+        sc.s3_region = o.s3_region;
+    }
+    sc.s3_access_key = getenv("AWS_ACCESS_KEY_ID");
+    sc.s3_secret_key = getenv("AWS_SECRET_ACCESS_KEY");
+    sc.s3_session_token = getenv("AWS_SESSION_TOKEN");
+    sc.s3_create_bucket = o.s3_create_bucket;
     sc.logger = &logger;
     st = cs_store_create(&sc, &store);
     if (st != CS_OK) {
-        fprintf(stderr, "camstream-ingest: cannot open the object store %s: %s\n", objects_dir,
-                cs_status_str(st));
+        fprintf(stderr, "camstream-ingest: cannot open the object store %s: %s\n",
+                o.s3 ? o.s3_endpoint : objects_dir, cs_status_str(st));
         goto out;
+    }
+
+    /* Startup recovery, before any request: the index and the store agree afterwards. */
+    cs_upkeep_config_init(&uc);
+    uc.index = ix;
+    uc.store = store;
+    uc.logger = &logger;
+    uc.check = o.recovery_size_only ? CS_RECOVERY_SIZE : CS_RECOVERY_CHECKSUM;
+    if (o.retention_interval_s > 0) {
+        uc.interval_ms = (uint64_t)o.retention_interval_s * 1000u;
+    }
+    st = cs_upkeep_recover(&uc, &recovery);
+    if (st != CS_OK) {
+        fprintf(stderr, "camstream-ingest: startup recovery failed: %s%s\n", cs_status_str(st),
+                st == CS_E_STATE ? " (index.sqlite3 is new but the object store holds fragments: "
+                                   "restore the index, or empty the store to start afresh)"
+                                 : "");
+        goto out;
+    }
+
+    /* Record streams: metadata in the same index database, logs under DATA_DIR/records. The
+     * iterator key is kept in DATA_DIR so that iterators survive a restart. */
+    {
+        csi_kds_store_config kc;
+        char key_path[4096 + 32];
+        size_t got = 0;
+        csi_kds_store_config_init(&kc);
+        snprintf(key_path, sizeof(key_path), "%s/kds-iterator.key", o.data_dir);
+        if (cs_file_read(key_path, kc.iterator_key, sizeof(kc.iterator_key), &got) != CS_OK ||
+            got != sizeof(kc.iterator_key)) {
+            if (cs_file_write_atomic(key_path, kc.iterator_key, sizeof(kc.iterator_key)) != CS_OK) {
+                fprintf(stderr,
+                        "camstream-ingest: cannot write %s (check that the data "
+                        "directory is writable)\n",
+                        key_path);
+                goto out;
+            }
+        }
+        kc.data_dir = o.data_dir;
+        kc.db_path = db_path;
+        kc.logger = &logger;
+        st = csi_kds_store_open(&kc, &kds);
+        if (st != CS_OK) {
+            fprintf(stderr, "camstream-ingest: cannot open the record streams in %s: %s\n", db_path,
+                    cs_status_str(st));
+            goto out;
+        }
     }
 
     cs_api_config_init(&ac);
     ac.index = ix;
+    ac.kds_store = kds;
     ac.store = store;
     ac.getmedia_max_ms = o.getmedia_max_s * 1000u;
     ac.getmedia_idle_ms = o.getmedia_idle_s * 1000u;
     ac.putmedia_auto_create = o.auto_create;
     ac.require_auth = !o.no_auth;
-    ac.credentials = creds;
-    ac.n_credentials = n_creds;
+    ac.credentials = all_creds != NULL ? all_creds : creds;
+    ac.n_credentials = n_creds + authf.n_keys;
     ac.region = o.strict_region ? o.region : NULL;
     ac.public_url = o.public_url;
     ac.logger = &logger;
@@ -481,6 +750,9 @@ int main(int argc, char **argv)
     if (st == CS_OK) {
         st = cs_api_add_routes(api, srv);
     }
+    if (st == CS_OK) {
+        st = cs_metrics_add_route(cs_metrics_default(), srv, o.metrics_auth, &metrics_route);
+    }
     if (st != CS_OK) {
         fprintf(stderr, "camstream-ingest: cannot set up the HTTP server: %s\n", cs_status_str(st));
         goto out;
@@ -492,6 +764,17 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+
+    /* The retention sweeper: its own thread (never the event loop), after the mask. It also
+     * trims the record streams' logs. */
+    uc.also = trim_records;
+    uc.also_ctx = kds;
+    st = cs_sweeper_start(&uc, &sweeper);
+    if (st != CS_OK) {
+        fprintf(stderr, "camstream-ingest: cannot start the retention sweeper: %s\n",
+                cs_status_str(st));
+        goto out;
+    }
 
     st = cs_http_server_start(srv);
     if (st != CS_OK) {
@@ -520,12 +803,17 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     cs_http_server_destroy(&srv); /* first: no request is in flight after this */
+    cs_metrics_route_destroy(&metrics_route);
+    cs_sweeper_stop(&sweeper);
     cs_api_destroy(&api);
+    csi_kds_store_close(&kds);
     cs_store_destroy(&store);
     cs_index_close(&ix);
     for (size_t i = 0; i < n_creds; i++) {
         free((void *)creds[i].access_key);
         free((void *)creds[i].secret_key);
     }
+    free(all_creds);
+    csi_authfile_free(&authf);
     return rc;
 }

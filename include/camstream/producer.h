@@ -52,9 +52,11 @@
  * Threading. cs_stream_put_frame() and cs_stream_put_tag() may be called from any thread (calls
  * on one stream are serialized by the stream's lock). Callbacks run on the I/O thread, except
  * on_drop (reason EVICTED or TOO_LARGE) and on_pressure, which run on the thread calling
- * cs_stream_put_frame() when that call makes room or crosses a threshold. Callbacks must return
- * quickly and must not call cs_stream_destroy() or cs_producer_destroy(); they may call
- * cs_stream_get_metrics() and cs_stream_get_state().
+ * cs_stream_put_frame() when that call makes room or crosses a threshold (a fill falling back
+ * below a threshold because acks freed space is reported on the I/O thread). Callbacks must
+ * return quickly and must not call cs_stream_destroy(), cs_stream_create(), cs_producer_destroy()
+ * or (on_drop, on_pressure) cs_stream_put_frame(); they may call cs_stream_get_metrics() and
+ * cs_stream_get_state().
  *
  * Memory. The producer allocates at create time (its own state, the transport's), each stream at
  * cs_stream_create() (the content store: `store_bytes` plus <= 2% index; the stream object:
@@ -303,6 +305,10 @@ typedef struct cs_drop {
     uint32_t frames;
     size_t bytes;
     uint32_t error_id; /**< REJECTED: the ErrorId of the ack; else 0 */
+    /** EVICTED, DESTROYED: some of it had been uploaded without a PERSISTED ack yet, so the
+     * server may still have stored it (an ack lost with its connection); false: it is certainly
+     * not stored */
+    bool maybe_stored;
 } cs_drop;
 
 /** @brief A track. Audio fields are ignored for video and the other way round. */
@@ -424,6 +430,11 @@ typedef struct cs_frame {
  * @brief Puts one frame: converts it into the content store (once), cutting fragments as
  * configured. Never waits on the network; with CS_FULL_WAIT it may wait for acks up to
  * full_wait_ms. May run on_drop/on_pressure on this thread.
+ * Until every H.264/H.265 track whose CodecPrivate comes from its first key frame has seen
+ * one, frames of every track are refused (the stream header needs all of them). When keeping a
+ * frame needs the fragment being written evicted (a store too small for one fragment), that
+ * fragment and the frames up to the next key frame of the first video track are dropped
+ * (reported as EVICTED; those calls return CS_OK).
  * @return CS_OK (stored; older fragments may have been evicted and reported);
  *         CS_E_INVAL (NULL data, size 0, unknown track, a timestamp going backwards on its track);
  *         CS_E_STATE (before the first key frame of a track whose CodecPrivate comes from it;
@@ -443,7 +454,10 @@ CS_API cs_status cs_stream_put_tag(cs_stream *s, const char *name, const char *v
 
 /**
  * @brief Ends the current fragment and waits until every stored fragment is PERSISTED or
- * dropped, or `timeout_ms` passes. New frames may be put meanwhile (they are not waited for).
+ * dropped, or `timeout_ms` passes. New frames may be put meanwhile (they are not waited for);
+ * the next frame starts a new fragment, key frame or not. The upload body ends once everything
+ * stored was sent (the server ends a fragment only at the next Cluster or the end of the body),
+ * and the next upload opens at once.
  * @return CS_OK; CS_E_TIMEOUT; CS_E_STATE (the stream stopped for good)
  */
 CS_API cs_status cs_stream_flush(cs_stream *s, uint32_t timeout_ms);

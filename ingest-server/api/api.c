@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "metrics.h"
 #include "putmedia.h"
 #include "camstream/auth.h"
 
@@ -48,6 +49,7 @@ struct cs_api {
     struct csi_api_media media;    /* getmedia.c's settings */
     struct csi_putmedia *putmedia; /* putmedia.c */
     bool auto_create;
+    struct csi_kds_store *kds_store; /* record streams, or NULL */
 };
 
 /* One request in flight. Owned by the stream (data) until submitted; then by the job until done.
@@ -62,6 +64,7 @@ struct req {
     bool in_flight;
     bool closed;
     char base_url[320];
+    const cs_api_credential *key; /* who signed it (NULL: auth is off): its rights apply */
     /* The result, filled by the worker. */
     int status;
     const char *error_type;
@@ -74,6 +77,7 @@ typedef void (*op_fn)(struct req *r, json_t *in, json_t **out);
 struct op {
     const char *path;
     op_fn fn;
+    unsigned rights; /* any of these on the named stream(s) allows the call; 0: listStreams */
 };
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -94,6 +98,8 @@ static void fail(struct req *r, int status, const char *type, const char *fmt, .
 
 #define E_ARG "InvalidArgumentException"
 #define E_NOTFOUND "ResourceNotFoundException"
+#define E_NOT_AUTHORIZED "NotAuthorizedException"
+#define E_DENIED "AccessDeniedException"
 
 static void fail_arg(struct req *r, const char *fmt, ...) CS_PRINTF(2, 3);
 
@@ -410,10 +416,20 @@ static void op_describe(struct req *r, json_t *in, json_t **out)
     *out = json_pack("{s:o}", "StreamInfo", stream_info(&st));
 }
 
+struct list_ctx {
+    json_t *list;
+    const cs_api_credential *key;
+};
+
 static cs_status list_one(void *ctx, const cs_index_stream *st)
 {
-    json_t *info = stream_info(st);
-    return info && json_array_append_new(ctx, info) == 0 ? CS_OK : CS_E_NOMEM;
+    struct list_ctx *lc = ctx;
+    json_t *info;
+    if (!csi_api_key_allows(lc->key, CS_API_READ | CS_API_WRITE, st->name)) {
+        return CS_OK; /* a key sees only the streams it may use */
+    }
+    info = stream_info(st);
+    return info && json_array_append_new(lc->list, info) == 0 ? CS_OK : CS_E_NOMEM;
 }
 
 static void op_list(struct req *r, json_t *in, json_t **out)
@@ -455,7 +471,8 @@ static void op_list(struct req *r, json_t *in, json_t **out)
         fail(r, 500, "InternalFailure", "Out of memory.");
         return;
     }
-    s = cs_index_stream_list(r->api->index, prefix, after, (uint32_t)max, list_one, list, next);
+    s = cs_index_stream_list(r->api->index, prefix, after, (uint32_t)max, list_one,
+                             &(struct list_ctx){list, r->key}, next);
     if (s != CS_OK) {
         json_decref(list);
         fail_index(r, s, "");
@@ -619,17 +636,19 @@ static void op_list_tags(struct req *r, json_t *in, json_t **out)
     *out = json_pack("{s:o}", "Tags", m);
 }
 
+#define RW (CS_API_READ | CS_API_WRITE)
 static const struct op ops[] = {
-    {"/createStream", op_create},
-    {"/describeStream", op_describe},
-    {"/listStreams", op_list},
-    {"/deleteStream", op_delete},
-    {"/updateDataRetention", op_retention},
-    {"/getDataEndpoint", op_endpoint},
-    {"/tagStream", op_tag},
-    {"/untagStream", op_untag},
-    {"/listTagsForStream", op_list_tags},
+    {"/createStream", op_create, CS_API_WRITE},
+    {"/describeStream", op_describe, RW}, /* producers describe the stream they write */
+    {"/listStreams", op_list, 0},         /* filtered by list_one() */
+    {"/deleteStream", op_delete, CS_API_WRITE},
+    {"/updateDataRetention", op_retention, CS_API_WRITE},
+    {"/getDataEndpoint", op_endpoint, RW},
+    {"/tagStream", op_tag, CS_API_WRITE},
+    {"/untagStream", op_untag, CS_API_WRITE},
+    {"/listTagsForStream", op_list_tags, CS_API_READ},
 };
+#undef RW
 #define N_OPS (sizeof(ops) / sizeof(ops[0]))
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -668,6 +687,7 @@ void csi_api_respond(cs_http_stream *s, int status, const char *error_type, cons
         json_decref(e);
         out = enc != NULL ? enc : "{\"Message\":\"\"}";
         h[n++] = (cs_http_header){"x-amzn-ErrorType", error_type};
+        cs_metrics_error(cs_metrics_default(), error_type);
     }
     if (cs_http_stream_respond(s, status, h, n, (int64_t)strlen(out)) == CS_OK) {
         cs_http_stream_write(s, out, strlen(out));
@@ -684,6 +704,10 @@ static void respond(struct req *r)
         csi_api_respond(r->s, r->status, NULL, r->out);
     }
 }
+
+static bool rights_ok(const cs_api *api, const cs_api_credential *key, unsigned rights,
+                      const char *op, json_t *in, int *status, const char **error_type,
+                      char *message, size_t cap);
 
 static void job(void *arg)
 {
@@ -705,6 +729,12 @@ static void job(void *arg)
     if (!json_is_object(in)) {
         json_decref(in);
         fail(r, 400, "SerializationException", "The request body must be a JSON object.");
+        return;
+    }
+    if (r->op->rights != 0 &&
+        !rights_ok(r->api, r->key, r->op->rights, r->op->path + 1, in, &r->status, &r->error_type,
+                   r->message, sizeof(r->message))) {
+        json_decref(in);
         return;
     }
     r->op->fn(r, in, &out);
@@ -729,6 +759,113 @@ static void job_done(void *arg)
     req_free(r);
 }
 
+/* ---------------------------------------------------------------------------------------------- */
+/* Authorization: which streams a key may read or write (docs/internals/API.md)                   */
+/* ---------------------------------------------------------------------------------------------- */
+
+bool csi_api_key_allows(const cs_api_credential *key, unsigned rights, const char *name)
+{
+    if (key == NULL || key->n_rules == 0) {
+        return true;
+    }
+    for (size_t i = 0; i < key->n_rules; i++) {
+        const cs_api_rule *rule = &key->rules[i];
+        if ((rule->rights & rights) != 0 &&
+            strncmp(name, rule->prefix, strlen(rule->prefix)) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The stream name inside an ARN ("arn:...:stream/NAME/CREATION_MS"). false: no name in it. */
+static bool arn_name(const char *arn, char *name, size_t cap)
+{
+    const char *end = strrchr(arn, '/');
+    const char *start = end;
+    size_t n;
+    if (end == NULL) {
+        return false;
+    }
+    while (start > arn && start[-1] != '/') {
+        start--;
+    }
+    if (start == arn) {
+        return false;
+    }
+    n = (size_t)(end - start);
+    if (n == 0 || n >= cap) {
+        return false;
+    }
+    memcpy(name, start, n);
+    name[n] = '\0';
+    return true;
+}
+
+static void deny(const cs_api_credential *key, const char *op, const char *stream, int *status,
+                 const char **error_type, char *message, size_t cap)
+{
+    *status = 403;
+    *error_type = E_DENIED;
+    snprintf(message, cap, "The access key %s may not perform kinesisvideo:%c%s on %s%.256s.",
+             key->access_key, op[0] >= 'a' && op[0] <= 'z' ? op[0] - 'a' + 'A' : op[0], op + 1,
+             stream ? "stream " : "a request that names no stream", stream ? stream : "");
+}
+
+/* Checks the named stream(s) (StreamName and/or StreamARN, or the PutMedia headers' values)
+ * against the key's rules: every stream named must be allowed, and a restricted key must name
+ * one. `op` is the operation's name for the message. */
+static bool names_ok(const cs_api_credential *key, unsigned rights, const char *op,
+                     const char *name, const char *arn, int *status, const char **error_type,
+                     char *message, size_t cap)
+{
+    char from_arn[CS_INDEX_NAME_SIZE];
+    if (key == NULL || key->n_rules == 0) {
+        return true;
+    }
+    if ((name == NULL || name[0] == '\0') && (arn == NULL || arn[0] == '\0')) {
+        deny(key, op, NULL, status, error_type, message, cap);
+        return false;
+    }
+    if (name != NULL && name[0] != '\0' && !csi_api_key_allows(key, rights, name)) {
+        deny(key, op, name, status, error_type, message, cap);
+        return false;
+    }
+    if (arn != NULL && arn[0] != '\0') {
+        if (!arn_name(arn, from_arn, sizeof(from_arn))) {
+            deny(key, op, NULL, status, error_type, message, cap);
+            return false;
+        }
+        if (!csi_api_key_allows(key, rights, from_arn)) {
+            deny(key, op, from_arn, status, error_type, message, cap);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The same for a parsed JSON request: StreamName/StreamARN members that are not strings count as
+ * absent (the handler refuses them anyway). */
+static bool rights_ok(const cs_api *api, const cs_api_credential *key, unsigned rights,
+                      const char *op, json_t *in, int *status, const char **error_type,
+                      char *message, size_t cap)
+{
+    (void)api;
+    return names_ok(key, rights, op, json_string_value(json_object_get(in, "StreamName")),
+                    json_string_value(json_object_get(in, "StreamARN")), status, error_type,
+                    message, cap);
+}
+
+static const cs_api_credential *find_key(const cs_api *api, const char *ak)
+{
+    for (size_t i = 0; i < api->n_creds; i++) {
+        if (strcmp(api->creds[i].access_key, ak) == 0) {
+            return &api->creds[i];
+        }
+    }
+    return NULL;
+}
+
 static cs_status secret_lookup(void *ctx, const char *ak, size_t ak_len, const char *token,
                                size_t token_len, char *secret, size_t cap, size_t *secret_len)
 {
@@ -750,45 +887,48 @@ static cs_status secret_lookup(void *ctx, const char *ak, size_t ak_len, const c
     return CS_E_NOTFOUND;
 }
 
-/* Checks the signature on the loop thread. false: the request was answered with the error. */
-static bool authorize(struct req *r)
+bool csi_api_verify(cs_api *api, cs_http_stream *s, const char *body, size_t len,
+                    const char *service, const cs_api_credential **key, int *status,
+                    const char **error_type, char *message, size_t cap)
 {
-    cs_api *api = r->api;
-    size_t n = cs_http_stream_header_count(r->s);
+    size_t n = cs_http_stream_header_count(s);
     cs_sigv4_header *hs = NULL;
     cs_sigv4_request sr;
     cs_sigv4_verify_config vc;
     cs_sigv4_verdict v;
     cs_status st;
     size_t k = 0;
-    const char *query = cs_http_stream_query(r->s);
+    const char *query = cs_http_stream_query(s);
+    *key = NULL;
     if (!api->require_auth) {
         return true;
     }
     hs = calloc(n ? n : 1, sizeof(*hs));
     if (hs == NULL) {
-        fail(r, 500, "InternalFailure", "Out of memory.");
+        *status = 500;
+        *error_type = "InternalFailure";
+        snprintf(message, cap, "Out of memory.");
         return false;
     }
     for (size_t i = 0; i < n; i++) {
         cs_http_header h;
-        if (cs_http_stream_header_at(r->s, i, &h) == CS_OK) {
+        if (cs_http_stream_header_at(s, i, &h) == CS_OK) {
             hs[k++] = (cs_sigv4_header){h.name, strlen(h.name), h.value, strlen(h.value)};
         }
     }
     memset(&sr, 0, sizeof(sr));
-    sr.method = cs_http_stream_method(r->s);
+    sr.method = cs_http_stream_method(s);
     sr.method_len = strlen(sr.method);
-    sr.path = cs_http_stream_path(r->s);
+    sr.path = cs_http_stream_path(s);
     sr.path_len = strlen(sr.path);
     sr.query = query;
     sr.query_len = strlen(query);
     sr.headers = hs;
     sr.header_count = k;
-    sr.body = r->len ? r->body : NULL;
-    sr.body_len = r->len;
+    sr.body = len ? body : NULL;
+    sr.body_len = len;
     cs_sigv4_verify_config_init(&vc);
-    vc.service = "kinesisvideo";
+    vc.service = service;
     vc.region = api->region;
     vc.lookup = secret_lookup;
     vc.lookup_ctx = api;
@@ -797,14 +937,49 @@ static bool authorize(struct req *r)
     st = cs_sigv4_verify(&vc, &sr, &v);
     free(hs);
     if (st == CS_OK) {
-        return true;
+        *key = find_key(api, v.access_key);
+        if (*key != NULL) { /* always: the lookup just found it */
+            return true;
+        }
+        st = CS_E_INTERNAL;
     }
     if (st == CS_E_AUTH) {
+        /* The service's common auth layer would name the cause (InvalidSignatureException,
+         * UnrecognizedClientException, ...); the API models' name is NotAuthorizedException
+         * (401), which is what we send, with the cause in the message. */
         CS_LOG_INFO(api->logger, MOD, "%s refused: %s (%s)", sr.path, v.error_type, v.message);
-        fail(r, 403, v.error_type, "%s", v.message);
+        *status = 401;
+        *error_type = E_NOT_AUTHORIZED;
+        snprintf(message, cap, "%s (%s)", v.message, v.error_type);
     } else {
-        fail(r, 500, "InternalFailure", "Signature verification failed: %s.", cs_status_str(st));
+        *status = 500;
+        *error_type = "InternalFailure";
+        snprintf(message, cap, "Signature verification failed: %s.", cs_status_str(st));
     }
+    return false;
+}
+
+cs_http_server *csi_api_server(cs_api *api)
+{
+    return api->srv;
+}
+
+const char *csi_api_region(cs_api *api)
+{
+    return api->region != NULL ? api->region : "us-west-2";
+}
+
+/* Checks the signature on the loop thread. false: the request was answered with the error. */
+static bool authorize(struct req *r)
+{
+    int status = 0;
+    const char *type = NULL;
+    char msg[512];
+    if (csi_api_verify(r->api, r->s, r->body, r->len, "kinesisvideo", &r->key, &status, &type, msg,
+                       sizeof(msg))) {
+        return true;
+    }
+    fail(r, status, type, "%s", msg);
     return false;
 }
 
@@ -812,6 +987,7 @@ static void on_request(cs_http_stream *s, void *user)
 {
     const struct op_route *rt = user;
     struct req *r = calloc(1, sizeof(*r));
+    cs_metrics_request(cs_metrics_default(), rt->op->path);
     if (r == NULL) {
         cs_http_stream_respond_simple(s, 500, "application/json", "{}", 2);
         return;
@@ -924,6 +1100,7 @@ cs_status cs_api_create(const cs_api_config *cfg, cs_api **out)
     api->clock = cfg->clock;
     api->logger = cfg->logger ? cfg->logger : cs_logger_default();
     api->auto_create = cfg->putmedia_auto_create;
+    api->kds_store = cfg->kds_store;
     api->media =
         (struct csi_api_media){.index = cfg->index,
                                .store = cfg->store,
@@ -960,6 +1137,26 @@ cs_status cs_api_create(const cs_api_config *cfg, cs_api **out)
             if (api->creds[i].access_key == NULL || api->creds[i].secret_key == NULL) {
                 goto out;
             }
+            if (c->n_rules > 0) {
+                cs_api_rule *rules;
+                if (c->rules == NULL) {
+                    st = CS_E_INVAL;
+                    goto out;
+                }
+                rules = calloc(c->n_rules, sizeof(*rules));
+                if (rules == NULL) {
+                    goto out;
+                }
+                api->creds[i].rules = rules;
+                for (size_t j = 0; j < c->n_rules; j++) {
+                    rules[j].rights = c->rules[j].rights;
+                    rules[j].prefix = strdup(c->rules[j].prefix ? c->rules[j].prefix : "");
+                    api->creds[i].n_rules = j + 1;
+                    if (rules[j].prefix == NULL) {
+                        goto out;
+                    }
+                }
+            }
         }
     }
     api->routes = calloc(N_OPS, sizeof(*api->routes));
@@ -985,6 +1182,12 @@ cs_status cs_api_add_routes(cs_api *api, cs_http_server *srv)
         return CS_E_INVAL;
     }
     api->srv = srv;
+    if (api->kds_store != NULL) {
+        cs_status kst = csi_kds_add_routes(api, srv, api->kds_store);
+        if (kst != CS_OK) {
+            return kst;
+        }
+    }
     for (size_t i = 0; i < N_OPS; i++) {
         cs_http_route rt = {0};
         cs_status st;
@@ -1021,7 +1224,20 @@ cs_status cs_api_add_routes(cs_api *api, cs_http_server *srv)
 bool csi_api_authorize(cs_api *api, cs_http_stream *s, const char *body, size_t len, int *status,
                        const char **error_type, char *message, size_t cap)
 {
+    /* The media routes that call this, with the right each needs. A path not listed here is
+     * refused to keys limited to some streams (fail closed). */
+    static const struct {
+        const char *path;
+        unsigned rights;
+    } routes[] = {
+        {"/putMedia", CS_API_WRITE},
+        {"/getMedia", CS_API_READ},
+        {"/listFragments", CS_API_READ},
+        {"/getMediaForFragmentList", CS_API_READ},
+    };
+    const char *path = cs_http_stream_path(s);
     struct req r;
+    json_t *in = NULL;
     bool ok;
     memset(&r, 0, sizeof(r));
     r.api = api;
@@ -1033,8 +1249,34 @@ bool csi_api_authorize(cs_api *api, cs_http_stream *s, const char *body, size_t 
         *status = r.status;
         *error_type = r.error_type;
         snprintf(message, cap, "%s", r.message);
+        return false;
     }
-    return ok;
+    if (r.key == NULL || r.key->n_rules == 0) {
+        return true;
+    }
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (strcmp(path, routes[i].path) != 0) {
+            continue;
+        }
+        if (routes[i].rights == CS_API_WRITE) { /* PutMedia names its stream in headers */
+            return names_ok(
+                r.key, routes[i].rights, path + 1, cs_http_stream_header(s, "x-amzn-stream-name"),
+                cs_http_stream_header(s, "x-amzn-stream-arn"), status, error_type, message, cap);
+        }
+        /* A small JSON body (a buffered route): parsed here as well as in the job, only for
+         * restricted keys. Not JSON: no stream named, refused. */
+        in = len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+        ok = json_is_object(in) && rights_ok(api, r.key, routes[i].rights, path + 1, in, status,
+                                             error_type, message, cap);
+        if (!json_is_object(in)) {
+            deny(r.key, path + 1, NULL, status, error_type, message, cap);
+        }
+        json_decref(in);
+        return ok;
+    }
+    deny(r.key, path[0] == '/' && path[1] ? path + 1 : "unknown", NULL, status, error_type, message,
+         cap);
+    return false;
 }
 
 void cs_api_destroy(cs_api **papi)
@@ -1058,6 +1300,10 @@ void cs_api_destroy(cs_api **papi)
             }
         }
         free((void *)api->creds[i].secret_key);
+        for (size_t j = 0; j < api->creds[i].n_rules; j++) {
+            free((void *)api->creds[i].rules[j].prefix);
+        }
+        free((void *)api->creds[i].rules);
     }
     cs_sigv4_key_cache_clear(&api->key_cache);
     free(api->creds);

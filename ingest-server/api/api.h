@@ -43,10 +43,24 @@ extern "C" {
 
 typedef struct cs_api cs_api;
 
-/** An access key and its secret. */
+/** Rights a rule grants (bits). */
+#define CS_API_READ 1u  /**< describe, list, listTags, getMedia, listFragments, ... */
+#define CS_API_WRITE 2u /**< putMedia, create, delete, updateDataRetention, tag, untag */
+
+/** What a key may do on the streams whose name starts with `prefix` ("" = every stream). */
+typedef struct cs_api_rule {
+    unsigned rights; /**< CS_API_READ | CS_API_WRITE */
+    const char *prefix;
+} cs_api_rule;
+
+/** An access key, its secret and its rights. */
 typedef struct cs_api_credential {
     const char *access_key;
     const char *secret_key;
+    /** NULL (default, n_rules 0): every right on every stream. Otherwise the key may do only
+     * what one of these rules grants (docs/internals/API.md, "Authorization"). */
+    const cs_api_rule *rules;
+    size_t n_rules;
 } cs_api_credential;
 
 /** @brief Settings; fill with cs_api_config_init(). Strings and the credential table are copied
@@ -72,6 +86,9 @@ typedef struct cs_api_config {
     /** PutMedia to an unknown stream name creates the stream (default false: 404
      * ResourceNotFoundException). */
     bool putmedia_auto_create;
+    /** Record streams (Kinesis Data Streams API on `POST /`); NULL: not served. Borrowed; must
+     * outlive the api. */
+    struct csi_kds_store *kds_store;
 } cs_api_config;
 
 /** @brief Fills `cfg` with the defaults listed at each field. */

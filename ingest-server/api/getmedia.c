@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "metrics.h"
 #include "camstream/auth.h"
 #include "camstream/mkv.h"
 #include "camstream/mkv_write.h"
@@ -78,6 +79,9 @@ static void gm_free(struct gm *g)
 {
     if (g == NULL) {
         return;
+    }
+    if (g->start_ns != 0) {
+        cs_metrics_gauge_add(cs_metrics_default(), CS_M_CONSUMERS, -1); /* consumer_started's */
     }
     free(g->body);
     free(g->out);
@@ -800,6 +804,7 @@ static void setup_done(void *arg)
     } else {
         cs_http_header h[1] = {{"content-type", g->media_type}};
         g->start_ns = cs_clock_monotonic_ns(g->rt->m->clock);
+        cs_metrics_consumer_started(cs_metrics_default()); /* undone in gm_free() */
         g->last_new_ns = g->start_ns;
         if (cs_http_stream_respond(s, 200, h, 1, -1) != CS_OK || !submit_fetch(g)) {
             cs_http_stream_abort(s);
@@ -811,6 +816,7 @@ static void setup_done(void *arg)
 static void on_request(cs_http_stream *s, void *user)
 {
     struct gm *g = calloc(1, sizeof(*g));
+    cs_metrics_request(cs_metrics_default(), cs_http_stream_path(s));
     if (g == NULL) {
         cs_http_stream_respond_simple(s, 500, "application/json", "{}", 2);
         return;

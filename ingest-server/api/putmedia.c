@@ -23,6 +23,7 @@
 #include "camstream/kvs_ack.h"
 #include "camstream/mkv_write.h"
 #include "media.h"
+#include "metrics.h"
 
 #define MOD "putmedia"
 
@@ -101,6 +102,9 @@ static void send_ack(struct upload *up, cs_kvs_ack_type type, bool has_tc, uint6
     cs_kvs_ack ack;
     char line[CS_KVS_ACK_MAX_LINE];
     size_t n = 0;
+    if (type == CS_KVS_ACK_ERROR) {
+        cs_metrics_putmedia_error(cs_metrics_default(), error_id);
+    }
     if (up->closed || up->finished) {
         return;
     }
@@ -168,6 +172,9 @@ static void upload_free(struct upload *up)
     while ((f = up->queue) != NULL) {
         up->queue = f->next;
         frag_free(f);
+    }
+    if (up->m != NULL) {
+        cs_metrics_gauge_add(cs_metrics_default(), CS_M_UPLOADS, -1); /* upload_started's */
     }
     cs_media_destroy(&up->m);
     cs_http_stream_unref(up->s);
@@ -314,6 +321,8 @@ static void persist_done(void *arg)
                      f->number, f->existed ? "already stored" : "persisted",
                      (double)(cs_clock_monotonic_ns(up->pm->cfg.clock) - f->received_ns) / 1e6);
         send_ack(up, CS_KVS_ACK_PERSISTED, true, f->timecode_ms, f->number, 0);
+        cs_metrics_persisted(cs_metrics_default(),
+                             cs_clock_monotonic_ns(up->pm->cfg.clock) - f->received_ns);
     } else if (f->stream_gone) {
         send_ack(up, CS_KVS_ACK_ERROR, true, f->timecode_ms, NULL, PM_ERR_STREAM_NOT_ACTIVE);
         up->failed = true;
@@ -506,6 +515,7 @@ static void lookup_done(void *arg)
         up->phase = PH_DONE;
         return;
     }
+    cs_metrics_upload_started(cs_metrics_default()); /* undone in upload_free() */
     if (cs_http_stream_respond(up->s, 200, h, 1, -1) != CS_OK) {
         up->phase = PH_DONE;
         return;
@@ -553,6 +563,7 @@ static void on_request(cs_http_stream *s, void *user)
     int status = 0;
     const char *etype = NULL;
     char msg[512];
+    cs_metrics_request(cs_metrics_default(), "/putMedia");
     if (!csi_api_authorize(pm->cfg.api, s, NULL, 0, &status, &etype, msg, sizeof(msg))) {
         respond_error(s, status, etype, msg);
         return;

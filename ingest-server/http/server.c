@@ -20,6 +20,7 @@
 #include <openssl/ssl.h>
 
 #include "http_int.h"
+#include "metrics.h"
 
 #define STAGE (64u * 1024u)    /* bytes handed to one lws_write() */
 #define RX_READ (128u * 1024u) /* bytes lws reads per RAW_RX */
@@ -304,6 +305,7 @@ static int conn_write(struct csi_conn *c)
         if (lws_write(c->wsi, buf, n, LWS_WRITE_RAW) < 0) {
             return -1;
         }
+        cs_metrics_add(cs_metrics_default(), CS_M_BYTES_OUT, n);
         c->last_io_ns = csi_now_ns();
         csi_conn_dirty(c); /* room freed: service fires on_writable, queues the next write */
         return 0;
@@ -609,12 +611,14 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (*pc == NULL) {
             return -1;
         }
+        cs_metrics_conn_opened(cs_metrics_default());
         break;
     case LWS_CALLBACK_RAW_RX:
         if (c == NULL) {
             return -1;
         }
         c->last_io_ns = csi_now_ns();
+        cs_metrics_add(cs_metrics_default(), CS_M_BYTES_IN, len);
         if (c->lingering) {
             break; /* closing: input is dropped */
         }
@@ -634,6 +638,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (c != NULL) {
             conn_free(c);
             *pc = NULL;
+            cs_metrics_gauge_add(cs_metrics_default(), CS_M_CONNECTIONS, -1);
         }
         break;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:

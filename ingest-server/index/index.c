@@ -26,7 +26,8 @@ struct cs_index {
     char account_id[32];
     const cs_clock *clock;
     const cs_logger *logger;
-    cs_mutex mu; /* guards idle/n_idle */
+    bool created; /* the schema was created by this open (user_version was 0) */
+    cs_mutex mu;  /* guards idle/n_idle */
     sqlite3 *idle[POOL_MAX];
     size_t n_idle;
 };
@@ -64,6 +65,8 @@ static const char *const migrations[] = {
     "  UNIQUE (stream_id, number));"
     "CREATE INDEX fragments_producer ON fragments(stream_id, producer_ms);"
     "CREATE INDEX fragments_server ON fragments(stream_id, server_ms);",
+    /* 1 -> 2: recovery looks objects up by key. */
+    "CREATE INDEX fragments_object ON fragments(object_key);",
 };
 
 const char *cs_index_status_str(cs_index_status status)
@@ -133,6 +136,21 @@ static void copy_str(char *dst, size_t cap, const unsigned char *src)
 /* Connections                                                                                    */
 /* ---------------------------------------------------------------------------------------------- */
 
+/* Another connection holds the write lock. SQLite's own busy_timeout handler sleeps 1, 2, 5, 10
+ * ... 100 ms between tries; with one fsync'ed commit per fragment from several workers, those
+ * sleeps were ~40% of the workers' time (tests/bench/ingest_bench). A commit holds the lock for
+ * about one fsync, so try again every 250 us, up to busy_timeout_ms in all. */
+static int busy_wait(void *ctx, int tries)
+{
+    const cs_index *ix = ctx;
+    const uint64_t step_ns = 250000;
+    if ((uint64_t)tries * step_ns >= (uint64_t)ix->busy_timeout_ms * 1000000u) {
+        return 0;
+    }
+    cs_clock_sleep_ns(NULL, step_ns);
+    return 1;
+}
+
 static cs_status conn_open(cs_index *ix, sqlite3 **out)
 {
     sqlite3 *db = NULL;
@@ -144,7 +162,7 @@ static cs_status conn_open(cs_index *ix, sqlite3 **out)
         st = log_rc(ix, db, rc, ix->path);
         goto out;
     }
-    sqlite3_busy_timeout(db, (int)ix->busy_timeout_ms);
+    sqlite3_busy_handler(db, busy_wait, ix);
     snprintf(sql, sizeof(sql), "PRAGMA synchronous=%s; PRAGMA foreign_keys=ON;",
              ix->durable ? "FULL" : "NORMAL");
     rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
@@ -242,6 +260,7 @@ static cs_status migrate(cs_index *ix, sqlite3 *db)
             goto out;
         }
     }
+    ix->created = version == 0;
     if (version != CS_INDEX_SCHEMA_VERSION) {
         snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", CS_INDEX_SCHEMA_VERSION);
         st = exec(ix, db, sql);
@@ -1044,5 +1063,178 @@ cs_status cs_index_fragment_list(cs_index *ix, const char *stream_name, cs_index
 out:
     sqlite3_finalize(q);
     conn_put(ix, db);
+    return st;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Maintenance                                                                                    */
+/* ---------------------------------------------------------------------------------------------- */
+
+bool cs_index_was_created(const cs_index *ix)
+{
+    return ix != NULL && ix->created;
+}
+
+cs_status cs_index_fragment_scan(cs_index *ix, int64_t after_row, uint32_t max, cs_index_scan_fn fn,
+                                 void *ctx, int64_t *next_row)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    cs_index_fragment row;
+    char name[CS_INDEX_NAME_SIZE];
+    char arn[CS_INDEX_ARN_SIZE];
+    uint32_t n = 0;
+    int rc;
+    cs_status st;
+    if (ix == NULL || fn == NULL || next_row == NULL || max == 0) {
+        return CS_E_INVAL;
+    }
+    *next_row = 0;
+    st = conn_get(ix, &db);
+    if (st != CS_OK) {
+        return st;
+    }
+    st = prepare(ix, db,
+                 "SELECT f.number, f.producer_ms, f.server_ms, f.duration_ms, f.size, "
+                 "f.object_key, f.checksum, f.id, s.name, s.arn FROM fragments f "
+                 "JOIN streams s ON s.id = f.stream_id WHERE f.id > ?1 ORDER BY f.id LIMIT ?2",
+                 &q);
+    if (st != CS_OK) {
+        goto out;
+    }
+    sqlite3_bind_int64(q, 1, after_row);
+    sqlite3_bind_int64(q, 2, (int64_t)max + 1);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(q, 7);
+        if (n == max) {
+            break; /* more follow: *next_row holds the last one listed */
+        }
+        read_fragment(q, &row);
+        copy_str(name, sizeof(name), sqlite3_column_text(q, 8));
+        copy_str(arn, sizeof(arn), sqlite3_column_text(q, 9));
+        st = fn(ctx, id, name, arn, &row);
+        if (st != CS_OK) {
+            goto out;
+        }
+        if (++n == max) {
+            *next_row = id;
+        }
+    }
+    if (rc == SQLITE_DONE) {
+        *next_row = 0;
+    } else if (rc != SQLITE_ROW) {
+        st = log_rc(ix, db, rc, "scan fragments");
+    }
+out:
+    sqlite3_finalize(q);
+    conn_put(ix, db);
+    return st;
+}
+
+static cs_status op_frag_delete(cs_index *ix, sqlite3 *db, int64_t id, cs_index_stream *row,
+                                const void *arg)
+{
+    (void)row;
+    cs_status st =
+        run_id(ix, db, "DELETE FROM fragments WHERE stream_id = ?1 AND number = ?3 AND ?2 = 0", id,
+               0, arg);
+    if (st == CS_OK && sqlite3_changes(db) == 0) {
+        st = CS_E_NOTFOUND;
+    }
+    return st;
+}
+
+cs_status cs_index_fragment_delete(cs_index *ix, const char *stream_name, const char *number)
+{
+    if (stream_name == NULL || number == NULL) {
+        return CS_E_INVAL;
+    }
+    return with_stream(ix, stream_name, NULL, NULL, op_frag_delete, number);
+}
+
+cs_status cs_index_object_key_used(cs_index *ix, const char *object_key, bool *used)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    int rc;
+    cs_status st;
+    if (ix == NULL || object_key == NULL || used == NULL) {
+        return CS_E_INVAL;
+    }
+    *used = false;
+    st = conn_get(ix, &db);
+    if (st != CS_OK) {
+        return st;
+    }
+    st = prepare(ix, db, "SELECT 1 FROM fragments WHERE object_key = ?1 LIMIT 1", &q);
+    if (st == CS_OK) {
+        sqlite3_bind_text(q, 1, object_key, -1, SQLITE_STATIC);
+        rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW) {
+            *used = true;
+        } else if (rc != SQLITE_DONE) {
+            st = log_rc(ix, db, rc, "object key");
+        }
+    }
+    sqlite3_finalize(q);
+    conn_put(ix, db);
+    return st;
+}
+
+struct expire_args {
+    int64_t cutoff_ms;
+    cs_index_fragment *out;
+    size_t max;
+    size_t *n;
+};
+
+static cs_status op_expire(cs_index *ix, sqlite3 *db, int64_t id, cs_index_stream *row,
+                           const void *arg)
+{
+    const struct expire_args *a = arg;
+    sqlite3_stmt *q = NULL;
+    int rc;
+    (void)row;
+    cs_status st = prepare(ix, db,
+                           "SELECT " FRAG_COLS " FROM fragments WHERE stream_id = ?1 AND "
+                           "server_ms < ?2 ORDER BY number LIMIT ?3",
+                           &q);
+    if (st != CS_OK) {
+        return st;
+    }
+    sqlite3_bind_int64(q, 1, id);
+    sqlite3_bind_int64(q, 2, a->cutoff_ms);
+    sqlite3_bind_int64(q, 3, (int64_t)a->max);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        read_fragment(q, &a->out[*a->n]);
+        (*a->n)++;
+    }
+    if (rc != SQLITE_DONE) {
+        st = log_rc(ix, db, rc, "expire");
+    }
+    sqlite3_finalize(q);
+    for (size_t i = 0; i < *a->n && st == CS_OK; i++) {
+        st = run_id(ix, db, "DELETE FROM fragments WHERE stream_id = ?1 AND number = ?3 AND ?2 = 0",
+                    id, 0, a->out[i].number);
+    }
+    if (st != CS_OK) {
+        *a->n = 0; /* rolled back: nothing was deleted */
+    }
+    return st;
+}
+
+cs_status cs_index_fragment_expire(cs_index *ix, const char *stream_name, int64_t cutoff_ms,
+                                   cs_index_fragment *out, size_t max, size_t *n)
+{
+    struct expire_args a = {cutoff_ms, out, max, n};
+    if (stream_name == NULL || out == NULL || n == NULL || max == 0) {
+        return CS_E_INVAL;
+    }
+    cs_status st;
+    *n = 0;
+    st = with_stream(ix, stream_name, NULL, NULL, op_expire, &a);
+    if (st != CS_OK) {
+        *n = 0; /* the transaction rolled back */
+    }
     return st;
 }

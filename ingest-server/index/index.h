@@ -55,7 +55,7 @@ extern "C" {
 /** The longest retention the service accepts (10 years). */
 #define CS_INDEX_MAX_RETENTION_HOURS 87600
 /** The schema version this build writes (PRAGMA user_version). */
-#define CS_INDEX_SCHEMA_VERSION 1
+#define CS_INDEX_SCHEMA_VERSION 2
 
 typedef struct cs_index cs_index;
 
@@ -260,6 +260,49 @@ CS_API cs_status cs_index_fragment_list(cs_index *ix, const char *stream_name,
                                         cs_index_time_kind kind, int64_t start_ms, int64_t end_ms,
                                         const char *after, uint32_t max, cs_index_fragment_fn fn,
                                         void *ctx, char *next_after);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Maintenance: startup recovery and retention (ingest-server/upkeep)                             */
+/* ---------------------------------------------------------------------------------------------- */
+
+/** @brief True when cs_index_open() created the database's schema (a new, empty index) rather
+ * than opening an existing one. Recovery uses it to refuse to treat a store full of objects as
+ * orphans of a lost index. */
+CS_API bool cs_index_was_created(const cs_index *ix);
+
+/** @brief Called once per fragment row by cs_index_fragment_scan(): the row's id (increasing),
+ * its stream's name and ARN, and the row; valid during the call only. Non-CS_OK stops the scan. */
+typedef cs_status (*cs_index_scan_fn)(void *ctx, int64_t row_id, const char *stream_name,
+                                      const char *stream_arn, const cs_index_fragment *frag);
+
+/**
+ * @brief Lists the fragment rows of every stream in row id order (insertion order), at most
+ * `max` after row id `after_row` (0 = from the start). Rows may be deleted between pages.
+ * @param[out] next_row  the last row id listed when more rows follow, 0 otherwise
+ * @return CS_OK, CS_E_INVAL, CS_E_IO, or what `fn` returned
+ */
+CS_API cs_status cs_index_fragment_scan(cs_index *ix, int64_t after_row, uint32_t max,
+                                        cs_index_scan_fn fn, void *ctx, int64_t *next_row);
+
+/** @brief Deletes one fragment row (durably, as every write).
+ * @return CS_OK, CS_E_NOTFOUND (no such stream or fragment), CS_E_INVAL, CS_E_IO */
+CS_API cs_status cs_index_fragment_delete(cs_index *ix, const char *stream_name,
+                                          const char *number);
+
+/** @brief Whether any fragment row refers to `object_key`.
+ * @return CS_OK (with *used set), CS_E_INVAL, CS_E_IO */
+CS_API cs_status cs_index_object_key_used(cs_index *ix, const char *object_key, bool *used);
+
+/**
+ * @brief Retention: deletes, in one durable transaction, up to `max` of the stream's oldest
+ * fragment rows whose server_ms is below `cutoff_ms`, and returns them (so the caller can delete
+ * their objects *after* the rows are gone: a row never points to a deleted object).
+ * @param[out] out  `max` entries; filled with the deleted rows in number order
+ * @param[out] n    rows deleted (0 when none is older than the cutoff)
+ * @return CS_OK, CS_E_NOTFOUND (no such stream), CS_E_INVAL, CS_E_IO
+ */
+CS_API cs_status cs_index_fragment_expire(cs_index *ix, const char *stream_name, int64_t cutoff_ms,
+                                          cs_index_fragment *out, size_t max, size_t *n);
 
 #ifdef __cplusplus
 }

@@ -533,6 +533,7 @@ cs_status csi_kds_store_get(csi_kds_store *s, const char *iterator, size_t limit
             for (size_t k = 0; k < r->n && res->n_children < 2; k++) {
                 if (r->shards[k].meta.parent == (int64_t)it.shard ||
                     r->shards[k].meta.adjacent_parent == (int64_t)it.shard) {
+                    res->child_shards[res->n_children] = r->shards[k].meta;
                     res->children[res->n_children++] = (uint32_t)k;
                 }
             }

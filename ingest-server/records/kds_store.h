@@ -124,6 +124,7 @@ typedef struct csi_kds_get_result {
     char next[CSI_KDS_ITERATOR_MAX];
     uint64_t millis_behind; /**< 0 when the read reached the shard's tip */
     uint32_t children[2];   /**< at the end of a closed shard: ChildShards */
+    csi_kds_shard child_shards[2]; /**< ...with their ranges and parents */
     size_t n_children;
     size_t records;
 } csi_kds_get_result;

@@ -7,6 +7,12 @@
 # alone and put_frame beyond the copy; start-up and set-up cost the same at both counts and cancel
 # out. Likewise mkv_read_bench --once at two prefix sizes of its clip: instructions per MB and per
 # block with payloads skipped. Prints a note and succeeds when valgrind is not installed.
+#
+# `callgrind-per-frame.sh BUILD_DIR producer [--fast]` instead runs only the producer SDK's figure
+# (issue 5): `producer_bench --child stream` (the benchmark clip put in real time, 4 MiB store,
+# streamed to camstream-ingest over plain HTTP) under callgrind, all threads, and prints the
+# instructions of the whole run divided by its 1,800 frames (start-up included; the server is a
+# separate process, not counted). Last line: "RESULT producer_ir_per_frame=N".
 set -eu
 build=${1:-build/host}
 bench=$build/tests/bench
@@ -21,6 +27,7 @@ if ! command -v valgrind >/dev/null 2>&1; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+
 
 # ir PROGRAM ARGS...: instructions executed by the whole run (callgrind's totals line); the
 # program's stdout is left in $tmp/stdout.
@@ -38,6 +45,30 @@ ir() {
 per() {
     awk -v a="$1" -v b="$2" -v d="$3" 'BEGIN { printf "%.0f", (b - a) / d }'
 }
+
+if [ "${2:-}" = producer ]; then
+    fast=""
+    [ "${3:-}" = "--fast" ] && fast="--fast"
+    clip=$bench/producer-clip-1800.h264
+    "$bench/producer_bench" --make-clip "$clip"
+    # %p: a forked child that execs (the server, sh) leaves no file or a tiny one; keep the largest
+    valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.%p" "$bench/producer_bench" --child \
+        stream --store $((4 * 1024 * 1024)) --clip "$clip" \
+        --ingest "$build/ingest-server/camstream-ingest" $fast >"$tmp/stdout" 2>"$tmp/stderr" || {
+        tail -20 "$tmp/stderr" >&2
+        echo "callgrind: producer_bench --child stream failed" >&2
+        exit 1
+    }
+    total=0
+    for f in "$tmp"/cg.*; do
+        t=$(sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$f")
+        [ -n "$t" ] && [ "$t" -gt "$total" ] && total=$t
+    done
+    frames=$(sed -n 's/^R frames_put //p' "$tmp/stdout")
+    echo "producer under callgrind: $total Ir for the whole run (all threads), $frames frames"
+    echo "RESULT producer_ir_per_frame=$(per 0 "$total" "$frames")"
+    exit 0
+fi
 
 if [ -x "$bench/mkv_write_bench" ]; then
     echo "mkv_write_bench under callgrind: (Ir(N2) - Ir(N1)) / (N2 - N1), N1=$N1, N2=$N2 frames"

@@ -162,9 +162,16 @@ def main():
             bad.list_streams()
             check(False, "boto3 unknown key")
         except ClientError as e:
-            check(e.response["Error"]["Code"] == "UnrecognizedClientException"
-                  and e.response["ResponseMetadata"]["HTTPStatusCode"] == 403,
-                  "boto3 unknown key -> 403 UnrecognizedClientException")
+            check(e.response["Error"]["Code"] == "NotAuthorizedException"
+                  and e.response["ResponseMetadata"]["HTTPStatusCode"] == 401
+                  and "UnrecognizedClientException" in e.response["Error"]["Message"],
+                  "boto3 unknown key -> 401 NotAuthorizedException (cause: "
+                  "UnrecognizedClientException)")
+        kv.tag_stream(StreamName="boto-1", Tags={"owner": "ops", "site": "lab"})
+        kv.untag_stream(StreamARN=r["StreamARN"], TagKeyList=["a"])
+        t = kv.list_tags_for_stream(StreamName="boto-1")
+        check(t["Tags"] == {"owner": "ops", "site": "lab"} and "NextToken" not in t,
+              "boto3 tag_stream, untag_stream (by ARN), list_tags_for_stream")
         kv.delete_stream(StreamARN=r["StreamARN"], CurrentVersion=d["Version"])
         check(True, "boto3 delete_stream")
     finally:

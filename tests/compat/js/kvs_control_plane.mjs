@@ -219,7 +219,8 @@ async function pass(label, requestHandler, tag) {
             await bad.send(new kv.ListStreamsCommand({}));
             check(false, `${tag} wrong secret refused`);
         } catch (err) {
-            check(err.$metadata?.httpStatusCode === 403 && err.name === "InvalidSignatureException",
+            check(err.$metadata?.httpStatusCode === 401 && err.name === "NotAuthorizedException" &&
+                  err.message.includes("InvalidSignatureException"),
                   `${tag} wrong secret refused: ${err.name} ${err.$metadata?.httpStatusCode}`);
         } finally {
             bad.destroy();

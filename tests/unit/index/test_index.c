@@ -4,7 +4,8 @@
  * schema; stream create/get/list (prefix, pages)/delete/retention/tags with their error
  * statuses; fragment insert with generated increasing numbers, exactly-once dedup, lookups and
  * time-range pages; data survives close and reopen; two threads inserting at once both succeed
- * with distinct, increasing numbers.
+ * with distinct, increasing numbers; the maintenance calls recovery and retention use (scan,
+ * delete, object key lookup, expire, was_created).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -362,6 +363,103 @@ static void test_concurrent_writers(void **state)
     cs_index_close(&ix);
 }
 
+struct scanned {
+    int64_t ids[64];
+    char streams[64][16];
+    size_t n;
+};
+
+static cs_status collect_scan(void *ctx, int64_t row_id, const char *stream_name,
+                              const char *stream_arn, const cs_index_fragment *f)
+{
+    struct scanned *sc = ctx;
+    (void)f;
+    assert_non_null(strstr(stream_arn, stream_name));
+    sc->ids[sc->n] = row_id;
+    snprintf(sc->streams[sc->n], sizeof(sc->streams[0]), "%s", stream_name);
+    sc->n++;
+    return CS_OK;
+}
+
+/* The maintenance calls of ingest-server/upkeep: was_created, scan pages, delete, object key
+ * lookup, expire (oldest first, by server time, in batches, nothing on an unknown stream). */
+static void test_maintenance(void **state)
+{
+    cs_index *ix = open_db("index_maint", true);
+    cs_index_fragment f, out[4];
+    struct scanned sc;
+    struct frags fr;
+    char next[CS_INDEX_FRAGMENT_NUMBER_SIZE];
+    int64_t after = 0;
+    size_t n = 0;
+    bool used = true;
+    (void)state;
+    assert_true(cs_index_was_created(ix));
+    make_stream(ix, "a", 1);
+    make_stream(ix, "b", 0);
+    for (int i = 0; i < 5; i++) {
+        f = frag(1000 + i, 10, "s");
+        assert_int_equal(cs_index_fragment_insert(ix, i % 2 ? "b" : "a", &f, NULL), CS_OK);
+        cs_manual_clock_advance(&mclock, 60ull * 1000000000u); /* a minute apart */
+    }
+    /* Scan in pages of 2: all 5 rows, increasing ids, with their streams. */
+    memset(&sc, 0, sizeof(sc));
+    do {
+        assert_int_equal(cs_index_fragment_scan(ix, after, 2, collect_scan, &sc, &after), CS_OK);
+    } while (after != 0);
+    assert_int_equal(sc.n, 5);
+    for (size_t i = 1; i < sc.n; i++) {
+        assert_true(sc.ids[i] > sc.ids[i - 1]);
+    }
+    assert_string_equal(sc.streams[0], "a");
+    assert_string_equal(sc.streams[1], "b");
+    assert_int_equal(cs_index_fragment_scan(ix, 0, 0, collect_scan, &sc, &after), CS_E_INVAL);
+
+    assert_int_equal(cs_index_object_key_used(ix, "cam/1001", &used), CS_OK);
+    assert_true(used);
+    assert_int_equal(cs_index_object_key_used(ix, "cam/9999", &used), CS_OK);
+    assert_false(used);
+
+    /* Delete one row of b. */
+    memset(&fr, 0, sizeof(fr));
+    assert_int_equal(cs_index_fragment_list(ix, "b", CS_INDEX_PRODUCER_TIME, 0, INT64_MAX, NULL, 10,
+                                            collect_frag, &fr, next),
+                     CS_OK);
+    assert_int_equal(fr.n, 2);
+    assert_int_equal(cs_index_fragment_delete(ix, "b", fr.list[0].number), CS_OK);
+    assert_int_equal(cs_index_fragment_delete(ix, "b", fr.list[0].number), CS_E_NOTFOUND);
+    assert_int_equal(cs_index_fragment_delete(ix, "nosuch", fr.list[0].number), CS_E_NOTFOUND);
+    assert_int_equal(cs_index_object_key_used(ix, fr.list[0].object_key, &used), CS_OK);
+    assert_false(used);
+
+    /* Expire: a's rows are at +0, +2, +4 minutes; cutoff +3 min takes the first two, in number
+     * order, one per call with max 1. */
+    {
+        int64_t t0 = 1700000000000ll;
+        assert_int_equal(cs_index_fragment_expire(ix, "a", t0 + 3 * 60000, out, 1, &n), CS_OK);
+        assert_int_equal(n, 1);
+        assert_string_equal(out[0].object_key, "cam/1000");
+        assert_int_equal(cs_index_fragment_expire(ix, "a", t0 + 3 * 60000, out, 4, &n), CS_OK);
+        assert_int_equal(n, 1);
+        assert_string_equal(out[0].object_key, "cam/1002");
+        assert_int_equal(cs_index_fragment_expire(ix, "a", t0 + 3 * 60000, out, 4, &n), CS_OK);
+        assert_int_equal(n, 0);
+        assert_int_equal(cs_index_fragment_expire(ix, "nosuch", t0, out, 4, &n), CS_E_NOTFOUND);
+        assert_int_equal(n, 0);
+        assert_int_equal(cs_index_fragment_expire(ix, "a", t0, out, 0, &n), CS_E_INVAL);
+    }
+    memset(&fr, 0, sizeof(fr));
+    assert_int_equal(cs_index_fragment_list(ix, "a", CS_INDEX_PRODUCER_TIME, 0, INT64_MAX, NULL, 10,
+                                            collect_frag, &fr, next),
+                     CS_OK);
+    assert_int_equal(fr.n, 1); /* only the newest of a is left */
+    assert_string_equal(fr.list[0].object_key, "cam/1004");
+    cs_index_close(&ix);
+    ix = open_db("index_maint", false);
+    assert_false(cs_index_was_created(ix));
+    cs_index_close(&ix);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -379,6 +477,7 @@ int main(void)
         cmocka_unit_test_setup(test_fragments, setup),
         cmocka_unit_test_setup(test_reopen, setup),
         cmocka_unit_test_setup(test_concurrent_writers, setup),
+        cmocka_unit_test_setup(test_maintenance, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -122,8 +122,8 @@ typedef bool (*csi_kds_record_fn)(void *ctx, const csi_kds_record *r);
 typedef struct csi_kds_get_result {
     bool has_next; /**< false at the end of a closed shard (NextShardIterator null) */
     char next[CSI_KDS_ITERATOR_MAX];
-    uint64_t millis_behind; /**< 0 when the read reached the shard's tip */
-    uint32_t children[2];   /**< at the end of a closed shard: ChildShards */
+    uint64_t millis_behind;        /**< 0 when the read reached the shard's tip */
+    uint32_t children[2];          /**< at the end of a closed shard: ChildShards */
     csi_kds_shard child_shards[2]; /**< ...with their ranges and parents */
     size_t n_children;
     size_t records;

@@ -86,10 +86,11 @@ struct upload {
     bool job_running;                /* a lookup or persist job holds the upload */
     bool paused;
     bool body_ended;
-    bool failed;     /* no more body is fed (fatal error or takeover) */
-    bool superseded; /* a newer upload of the stream took over */
-    bool finished;   /* the response was finished */
-    bool closed;     /* on_close came */
+    bool failed;          /* no more body is fed (fatal error or takeover) */
+    bool superseded;      /* a newer upload of the stream took over */
+    bool finished;        /* the response was finished */
+    bool closed;          /* on_close came */
+    uint64_t last_ack_ns; /* monotonic time of the last ack line (or of the 200) */
 };
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -121,6 +122,24 @@ static void send_ack(struct upload *up, cs_kvs_ack_type type, bool has_tc, uint6
     }
     if (cs_kvs_ack_format(&ack, line, sizeof(line), &n) == CS_OK) {
         cs_http_stream_write(up->s, line, n);
+        up->last_ack_ns = cs_clock_monotonic_ns(up->pm->cfg.clock);
+    }
+}
+
+/* IDLE acks (PROTOCOL.md §3: keep-alive while no data flows): the server's housekeeping tick
+ * (about once a second, loop thread) sends one on every running upload that has had no ack line
+ * for idle_ack_ms, so a producer can tell a quiet connection from a dead one. */
+static void idle_tick(void *arg)
+{
+    struct csi_putmedia *pm = arg;
+    uint64_t now = cs_clock_monotonic_ns(pm->cfg.clock);
+    uint64_t idle = (uint64_t)(pm->cfg.idle_ack_ms ? pm->cfg.idle_ack_ms : 3000) * 1000000u;
+    for (struct upload *up = pm->uploads; up != NULL; up = up->next) {
+        if (up->phase == PH_RUN && !up->finished && !up->closed && !up->failed &&
+            now - up->last_ack_ns >= idle) {
+            send_ack(up, CS_KVS_ACK_IDLE, false, 0, NULL, 0);
+            up->last_ack_ns = now; /* also when acks are off: no line, no busy retry */
+        }
     }
 }
 
@@ -521,6 +540,7 @@ static void lookup_done(void *arg)
         return;
     }
     up->phase = PH_RUN;
+    up->last_ack_ns = cs_clock_monotonic_ns(up->pm->cfg.clock);
     /* One upload per stream: a newer connection takes over; the older one stops reading, lets
      * its received fragments finish persisting, then ends its response. */
     for (struct upload *o = pm->uploads; o != NULL; o = o->next) {
@@ -687,6 +707,9 @@ cs_status csi_putmedia_add_route(const struct csi_putmedia_config *cfg, struct c
     r.on_close = on_close;
     r.user = pm;
     st = cs_http_server_add_route(cfg->srv, &r);
+    if (st == CS_OK) {
+        st = cs_http_server_add_tick(cfg->srv, idle_tick, pm);
+    }
     if (st != CS_OK) {
         free(pm);
         return st;

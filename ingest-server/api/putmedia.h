@@ -8,6 +8,7 @@
 #define CS_INGEST_PUTMEDIA_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "api.h"
 
@@ -21,7 +22,8 @@ struct csi_putmedia_config {
     cs_store *store; /* NULL: uploads are refused with 500 */
     const cs_logger *logger;
     const cs_clock *clock;
-    bool auto_create; /* an upload to an unknown stream name creates the stream */
+    bool auto_create;     /* an upload to an unknown stream name creates the stream */
+    uint32_t idle_ack_ms; /* an IDLE ack after this long without one; 0: 3000 */
 };
 
 /** Creates the route's state and adds `POST /putMedia` to cfg->srv (before it starts).

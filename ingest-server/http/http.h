@@ -173,6 +173,18 @@ CS_API cs_status cs_http_server_submit(cs_http_server *srv, cs_http_loop_fn job,
                                        cs_http_loop_fn done, void *arg);
 
 /** @brief Current counters (loop thread or racy reads elsewhere; for tests and stats). */
+/** Most tick hooks a server takes. */
+#define CS_HTTP_MAX_TICKS 4
+
+/**
+ * @brief Adds a hook the loop thread calls about once a second (the server's housekeeping
+ * sweep: at most every second, more often with short idle/slow-client timeouts): for handlers
+ * that act on time, e.g. keep-alive lines on a quiet response. Only before
+ * cs_http_server_start().
+ * @return CS_OK, CS_E_INVAL, CS_E_STATE (started), CS_E_LIMIT (CS_HTTP_MAX_TICKS already)
+ */
+CS_API cs_status cs_http_server_add_tick(cs_http_server *srv, cs_http_loop_fn fn, void *arg);
+
 typedef struct cs_http_server_stats {
     uint64_t connections_accepted;
     uint64_t connections_open;

@@ -251,6 +251,9 @@ struct cs_http_server {
     char *tls_key_path;
     struct csi_route *routes;
     size_t n_routes;
+    cs_http_loop_fn tick_fn[CS_HTTP_MAX_TICKS]; /* cs_http_server_add_tick() */
+    void *tick_arg[CS_HTTP_MAX_TICKS];
+    size_t n_ticks;
     struct lws_context *ctx;
     void *ssl_ctx; /* SSL_CTX */
     uint16_t port;

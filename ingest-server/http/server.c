@@ -523,6 +523,23 @@ static uint64_t unsent_bytes(struct csi_conn *c)
     return n;
 }
 
+cs_status cs_http_server_add_tick(cs_http_server *srv, cs_http_loop_fn fn, void *arg)
+{
+    if (srv == NULL || fn == NULL) {
+        return CS_E_INVAL;
+    }
+    if (srv->started) {
+        return CS_E_STATE;
+    }
+    if (srv->n_ticks == CS_HTTP_MAX_TICKS) {
+        return CS_E_LIMIT;
+    }
+    srv->tick_fn[srv->n_ticks] = fn;
+    srv->tick_arg[srv->n_ticks] = arg;
+    srv->n_ticks++;
+    return CS_OK;
+}
+
 static void sweep(lws_sorted_usec_list_t *sul)
 {
     struct csi_sweep *sw = lws_container_of(sul, struct csi_sweep, sul);
@@ -579,6 +596,9 @@ static void sweep(lws_sorted_usec_list_t *sul)
             CS_LOG_INFO(srv->log, CSI_MOD, "slow client: connection dropped");
             csi_conn_kill(c, CS_E_TIMEOUT);
         }
+    }
+    for (size_t i = 0; i < srv->n_ticks; i++) {
+        srv->tick_fn[i](srv->tick_arg[i]);
     }
     tick /= 4;
     if (tick < 10) {

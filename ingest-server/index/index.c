@@ -30,6 +30,22 @@ struct cs_index {
     cs_mutex mu;  /* guards idle/n_idle */
     sqlite3 *idle[POOL_MAX];
     size_t n_idle;
+    /* Group commit of fragment inserts (see cs_index_fragment_insert). */
+    cs_mutex gc_mu;         /* guards gc_head, gc_tail, gc_leading and each request's done */
+    cs_cond gc_cv;          /* broadcast when a batch is finished */
+    struct gc_req *gc_head; /* inserts waiting for the next batch, in arrival order */
+    struct gc_req *gc_tail;
+    bool gc_leading; /* a caller is running a batch */
+};
+
+/* One caller's pending fragment insert. Lives on the caller's stack until done. */
+struct gc_req {
+    const char *stream_name;
+    cs_index_fragment *f;
+    bool existed;
+    cs_status st;
+    bool done;
+    struct gc_req *next;
 };
 
 /* Schema migrations: entry i takes user_version i to i + 1. Only ever appended. */
@@ -288,6 +304,19 @@ cs_status cs_index_open(const cs_index_config *cfg, cs_index **out)
         free(ix);
         return CS_E_NOMEM;
     }
+    if (cs_mutex_init(&ix->gc_mu) != CS_OK) {
+        cs_mutex_destroy(&ix->mu);
+        free(ix->path);
+        free(ix);
+        return CS_E_NOMEM;
+    }
+    if (cs_cond_init(&ix->gc_cv) != CS_OK) {
+        cs_mutex_destroy(&ix->gc_mu);
+        cs_mutex_destroy(&ix->mu);
+        free(ix->path);
+        free(ix);
+        return CS_E_NOMEM;
+    }
     ix->durable = cfg->durable;
     ix->busy_timeout_ms = cfg->busy_timeout_ms;
     ix->max_idle = cfg->max_idle_connections > POOL_MAX ? POOL_MAX : cfg->max_idle_connections;
@@ -324,6 +353,8 @@ void cs_index_close(cs_index **pix)
     for (size_t i = 0; i < ix->n_idle; i++) {
         sqlite3_close(ix->idle[i]);
     }
+    cs_cond_destroy(&ix->gc_cv);
+    cs_mutex_destroy(&ix->gc_mu);
     cs_mutex_destroy(&ix->mu);
     free(ix->path);
     free(ix);
@@ -839,43 +870,24 @@ static void bind_dedup(sqlite3_stmt *q, const void *arg)
     "SELECT " FRAG_COLS " FROM fragments WHERE stream_id = ?1 AND producer_ms = ?2 AND size = ?3 " \
     "AND checksum = ?4 LIMIT 1"
 
-cs_status cs_index_fragment_insert(cs_index *ix, const char *stream_name, cs_index_fragment *f,
-                                   bool *existed)
+/* One fragment insert inside the caller's open transaction: dedup, number generator, INSERT. */
+static cs_status frag_insert_tx(cs_index *ix, sqlite3 *db, const char *stream_name,
+                                cs_index_fragment *f, bool *existed)
 {
-    sqlite3 *db = NULL;
     sqlite3_stmt *q = NULL;
     int64_t id = 0;
-    int64_t gen_ms;
+    int64_t gen_ms = f->server_ms;
     int64_t gen_seq = 0;
     int rc;
     cs_status st;
-    if (ix == NULL || stream_name == NULL || f == NULL) {
-        return CS_E_INVAL;
-    }
-    if (existed) {
-        *existed = false;
-    }
-    if (f->server_ms == 0) {
-        f->server_ms = (int64_t)(cs_clock_wall_ns(ix->clock) / 1000000u);
-    }
-    gen_ms = f->server_ms;
-    st = conn_get(ix, &db);
-    if (st != CS_OK) {
-        return st;
-    }
-    st = exec(ix, db, "BEGIN IMMEDIATE");
-    if (st != CS_OK) {
-        goto out;
-    }
+    *existed = false;
     st = resolve(ix, db, stream_name, NULL, &id, NULL);
     if (st != CS_OK) {
         goto tx;
     }
     st = frag_one(ix, db, id, DEDUP_SQL, bind_dedup, f, f);
     if (st == CS_OK) {
-        if (existed) {
-            *existed = true;
-        }
+        *existed = true;
         goto tx;
     }
     if (st != CS_E_NOTFOUND) {
@@ -933,10 +945,103 @@ cs_status cs_index_fragment_insert(cs_index *ix, const char *stream_name, cs_ind
     st = rc == SQLITE_DONE ? CS_OK : log_rc(ix, db, rc, "insert fragment");
 tx:
     sqlite3_finalize(q);
-    st = finish_tx(ix, db, st);
-out:
-    conn_put(ix, db);
     return st;
+}
+
+/* Runs one batch of inserts in a single BEGIN IMMEDIATE ... COMMIT (one WAL fsync for all).
+ * Each row runs under its own SAVEPOINT so a failing row is rolled back alone and fails only its
+ * caller; if BEGIN or COMMIT fails, every row of the batch that had not failed gets that error. */
+static void gc_run(cs_index *ix, struct gc_req *batch)
+{
+    sqlite3 *db = NULL;
+    cs_status st = conn_get(ix, &db);
+    if (st == CS_OK) {
+        st = exec(ix, db, "BEGIN IMMEDIATE");
+    }
+    if (st != CS_OK) {
+        for (struct gc_req *r = batch; r != NULL; r = r->next) {
+            r->st = st;
+        }
+        conn_put(ix, db);
+        return;
+    }
+    for (struct gc_req *r = batch; r != NULL; r = r->next) {
+        r->st = exec(ix, db, "SAVEPOINT frag");
+        if (r->st != CS_OK) {
+            continue;
+        }
+        r->st = frag_insert_tx(ix, db, r->stream_name, r->f, &r->existed);
+        if (r->st != CS_OK) {
+            r->existed = false;
+            sqlite3_exec(db, "ROLLBACK TO frag", NULL, NULL, NULL);
+        }
+        sqlite3_exec(db, "RELEASE frag", NULL, NULL, NULL);
+    }
+    st = exec(ix, db, "COMMIT");
+    if (st != CS_OK) {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        for (struct gc_req *r = batch; r != NULL; r = r->next) {
+            if (r->st == CS_OK) {
+                r->st = st;
+                r->existed = false;
+            }
+        }
+    }
+    conn_put(ix, db);
+}
+
+/* Group commit, leader-follower (as csi_reclog_sync): the caller queues its row; when no batch
+ * is running it becomes the leader, takes every queued row, runs them in one transaction and
+ * wakes the others; rows queued meanwhile go into the next batch. Each caller returns only once
+ * its own row is committed (or has failed). */
+cs_status cs_index_fragment_insert(cs_index *ix, const char *stream_name, cs_index_fragment *f,
+                                   bool *existed)
+{
+    struct gc_req req;
+    if (ix == NULL || stream_name == NULL || f == NULL) {
+        return CS_E_INVAL;
+    }
+    if (existed) {
+        *existed = false;
+    }
+    if (f->server_ms == 0) {
+        f->server_ms = (int64_t)(cs_clock_wall_ns(ix->clock) / 1000000u);
+    }
+    memset(&req, 0, sizeof(req));
+    req.stream_name = stream_name;
+    req.f = f;
+    cs_mutex_lock(&ix->gc_mu);
+    if (ix->gc_tail != NULL) {
+        ix->gc_tail->next = &req;
+    } else {
+        ix->gc_head = &req;
+    }
+    ix->gc_tail = &req;
+    while (!req.done) {
+        if (!ix->gc_leading) {
+            struct gc_req *batch = ix->gc_head;
+            ix->gc_head = NULL;
+            ix->gc_tail = NULL;
+            ix->gc_leading = true;
+            cs_mutex_unlock(&ix->gc_mu);
+            gc_run(ix, batch);
+            cs_mutex_lock(&ix->gc_mu);
+            for (struct gc_req *r = batch; r != NULL;) {
+                struct gc_req *next = r->next; /* r may return (and vanish) once done is set */
+                r->done = true;
+                r = next;
+            }
+            ix->gc_leading = false;
+            cs_cond_broadcast(&ix->gc_cv);
+        } else {
+            cs_cond_wait(&ix->gc_cv, &ix->gc_mu);
+        }
+    }
+    cs_mutex_unlock(&ix->gc_mu);
+    if (existed) {
+        *existed = req.existed;
+    }
+    return req.st;
 }
 
 /* Resolves the stream and runs a one-row fragment query. */

@@ -1,9 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* CRC-32C (Castagnoli, polynomial 0x1EDC6F41 reflected, as iSCSI and ext4), the checksum the
- * ingest core computes over every fragment's Cluster bytes as they stream through. Slice-by-8
- * over a constant table (generated once, checked by the unit test against the RFC 3720 vectors),
- * about 1.5 GB/s per core: far above what one upload brings. */
+ * ingest core computes over every fragment's Cluster bytes as they stream through, on the loop
+ * thread. On x86-64 CPUs with SSE4.2 (checked at run time) the CRC32 instruction does 8 bytes per
+ * instruction (several GB/s); elsewhere slice-by-8 over a constant table (generated once, checked
+ * by the unit test against the RFC 3720 vectors), about 1.5 GB/s per core. Both give the same
+ * value for every input (tests/unit/media test_crc32c_paths). */
 #include "media_int.h"
+
+#include <string.h>
+
+/* Both implementations, for the unit test that compares them (not in a header: tests only). */
+uint32_t csi_media_crc32c_sw(uint32_t crc, const void *data, size_t len);
+/* The CRC32-instruction path; false (and nothing computed) when this CPU has none. */
+bool csi_media_crc32c_hw(uint32_t *crc, const void *data, size_t len);
 
 static const uint32_t crc_table[8][256] = {
     {
@@ -320,7 +329,7 @@ static const uint32_t crc_table[8][256] = {
     },
 };
 
-uint32_t cs_media_crc32c(uint32_t crc, const void *data, size_t len)
+uint32_t csi_media_crc32c_sw(uint32_t crc, const void *data, size_t len)
 {
     const uint8_t *p = data;
 
@@ -338,4 +347,48 @@ uint32_t cs_media_crc32c(uint32_t crc, const void *data, size_t len)
         crc = crc_table[0][(crc ^ *p++) & 0xFF] ^ (crc >> 8);
     }
     return ~crc;
+}
+
+#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target("sse4.2"))) static uint32_t crc_sse42(uint32_t crc, const uint8_t *p,
+                                                            size_t len)
+{
+    uint64_t c = ~crc;
+    while (len >= 8) {
+        uint64_t v;
+        memcpy(&v, p, sizeof(v)); /* unaligned load */
+        c = __builtin_ia32_crc32di(c, v);
+        p += 8;
+        len -= 8;
+    }
+    while (len-- > 0) {
+        c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+    }
+    return ~(uint32_t)c;
+}
+
+bool csi_media_crc32c_hw(uint32_t *crc, const void *data, size_t len)
+{
+    if (!__builtin_cpu_supports("sse4.2")) {
+        return false;
+    }
+    *crc = crc_sse42(*crc, data, len);
+    return true;
+}
+#else
+bool csi_media_crc32c_hw(uint32_t *crc, const void *data, size_t len)
+{
+    (void)crc;
+    (void)data;
+    (void)len;
+    return false;
+}
+#endif
+
+uint32_t cs_media_crc32c(uint32_t crc, const void *data, size_t len)
+{
+    if (csi_media_crc32c_hw(&crc, data, len)) {
+        return crc;
+    }
+    return csi_media_crc32c_sw(crc, data, len);
 }

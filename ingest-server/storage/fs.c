@@ -4,11 +4,19 @@
  * either the old complete file or the new complete one. Directories are made on demand and their
  * parents fsynced; open-time recovery removes the temporaries (`*.tmp.*`) a crash left. Listing
  * walks the tree in key order (a directory sorts as its name plus '/'), pruning subtrees outside
- * the prefix or before start_after. */
+ * the prefix or before start_after.
+ *
+ * Concurrent puts share work: a commit fdatasyncs its own temporary and renames it, then joins
+ * the directory's group fsync (leader-follower per directory: renames made while an fsync of the
+ * directory runs are covered by the next one, which one waiter runs for all), and returns once an
+ * fsync that started after its rename succeeded. Directories known to exist (made or seen by an
+ * earlier put) are not mkdir'ed again; a put that finds one removed by a concurrent delete makes
+ * it again. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -25,11 +33,33 @@
 /* A put retries its temporary's creation when a concurrent delete removed the emptied directory. */
 #define FS_OPEN_TRIES 8
 
+#define FS_DIR_BUCKETS 256
+
+/* A commit waiting for an fsync of its directory (on the committing thread's stack). */
+struct fs_sync_req {
+    cs_status st;
+    bool done;
+    struct fs_sync_req *next;
+};
+
+/* One directory objects were put into: known to exist, and its group fsync. Kept until the store
+ * is destroyed (one per stream directory). */
+struct fs_dir {
+    struct fs_dir *next; /* hash chain */
+    bool known;          /* exists (made or seen by a put); cleared when found removed */
+    bool syncing;        /* a commit is fsyncing it for the requests it took */
+    struct fs_sync_req *pending;
+    char path[]; /* absolute directory path */
+};
+
 struct fs_store {
     struct cs_store base;
     char root[FS_ROOT_MAX + 1];
     size_t root_len;
     uint64_t recovered_tmp;
+    cs_mutex mu; /* guards dirs and every fs_dir's fields but path */
+    cs_cond cv;  /* broadcast when a directory fsync finishes */
+    struct fs_dir *dirs[FS_DIR_BUCKETS];
 };
 
 struct fs_writer {
@@ -86,6 +116,100 @@ static cs_status fsync_dir(const char *dir)
     return s;
 }
 
+/* The entry of directory `dir` (lock held), created on first use; NULL when out of memory. */
+static struct fs_dir *dir_entry(struct fs_store *fs, const char *dir)
+{
+    size_t len = strlen(dir);
+    uint32_t h = 2166136261u; /* FNV-1a */
+    struct fs_dir *d;
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ (uint8_t)dir[i]) * 16777619u;
+    }
+    for (d = fs->dirs[h % FS_DIR_BUCKETS]; d != NULL; d = d->next) {
+        if (strcmp(d->path, dir) == 0) {
+            return d;
+        }
+    }
+    d = cs_calloc(fs->base.alloc, 1, sizeof(*d) + len + 1);
+    if (d == NULL) {
+        return NULL;
+    }
+    memcpy(d->path, dir, len + 1);
+    d->next = fs->dirs[h % FS_DIR_BUCKETS];
+    fs->dirs[h % FS_DIR_BUCKETS] = d;
+    return d;
+}
+
+/* Whether the directory holding object path `path` is known to exist. */
+static bool dir_known(struct fs_store *fs, char *path)
+{
+    char *slash = strrchr(path, '/');
+    struct fs_dir *d;
+    bool known;
+    *slash = '\0';
+    cs_mutex_lock(&fs->mu);
+    d = dir_entry(fs, path);
+    known = d != NULL && d->known;
+    cs_mutex_unlock(&fs->mu);
+    *slash = '/';
+    return known;
+}
+
+/* Records whether the directory holding object path `path` exists. */
+static void dir_set_known(struct fs_store *fs, char *path, bool known)
+{
+    char *slash = strrchr(path, '/');
+    struct fs_dir *d;
+    *slash = '\0';
+    cs_mutex_lock(&fs->mu);
+    d = dir_entry(fs, path);
+    if (d != NULL) {
+        d->known = known;
+    }
+    cs_mutex_unlock(&fs->mu);
+    *slash = '/';
+}
+
+/* Group fsync of directory `dir` after a rename into it: returns once an fsync of `dir` that
+ * started after the call succeeded (or with its error). One waiter at a time runs the fsync for
+ * every request queued before it started; requests queued meanwhile wait for the next one. */
+static cs_status dir_sync(struct fs_store *fs, const char *dir)
+{
+    struct fs_sync_req req = {CS_OK, false, NULL};
+    struct fs_dir *d;
+    cs_mutex_lock(&fs->mu);
+    d = dir_entry(fs, dir);
+    if (d == NULL) {
+        cs_mutex_unlock(&fs->mu);
+        return fsync_dir(dir); /* no memory for the entry: fsync alone */
+    }
+    req.next = d->pending;
+    d->pending = &req;
+    while (!req.done) {
+        if (!d->syncing) {
+            struct fs_sync_req *batch = d->pending;
+            cs_status s;
+            d->pending = NULL;
+            d->syncing = true;
+            cs_mutex_unlock(&fs->mu);
+            s = fsync_dir(dir);
+            cs_mutex_lock(&fs->mu);
+            d->syncing = false;
+            while (batch != NULL) {
+                struct fs_sync_req *next = batch->next; /* batch may vanish once done */
+                batch->st = s;
+                batch->done = true;
+                batch = next;
+            }
+            cs_cond_broadcast(&fs->cv);
+        } else {
+            cs_cond_wait(&fs->cv, &fs->mu);
+        }
+    }
+    cs_mutex_unlock(&fs->mu);
+    return req.st;
+}
+
 /* Makes every directory of `path` below the root (not the last component), fsyncing the parent of
  * each one it creates so that the new entry survives a crash before the object's own rename. */
 static cs_status make_parents(const struct fs_store *fs, char *path)
@@ -139,12 +263,15 @@ static cs_status fs_writer_open(cs_store *st, const char *key, cs_store_writer *
     /* A concurrent delete may remove a directory it emptied at any point here; that shows as
      * CS_E_NOTFOUND, and trying again recreates it. */
     for (i = 0; i < FS_OPEN_TRIES; i++) {
-        s = make_parents(fs, path);
-        if (s == CS_E_NOTFOUND) {
-            continue;
-        }
-        if (s != CS_OK) {
-            break;
+        if (i > 0 || !dir_known(fs, path)) {
+            s = make_parents(fs, path);
+            if (s == CS_E_NOTFOUND) {
+                continue;
+            }
+            if (s != CS_OK) {
+                break;
+            }
+            dir_set_known(fs, path, true);
         }
         s = cs_atomic_file_open(&w->af, path);
         if (s == CS_E_IO) {
@@ -153,6 +280,7 @@ static cs_status fs_writer_open(cs_store *st, const char *key, cs_store_writer *
         if (s != CS_E_NOTFOUND) {
             break;
         }
+        dir_set_known(fs, path, false); /* removed by a concurrent delete: make it again */
     }
     if (s != CS_OK) {
         CS_LOG_WARN(st->log, CSI_STORE_MODULE, "fs: cannot create a temporary for %s: %s", key,
@@ -185,16 +313,35 @@ static void fs_writer_abort(cs_store_writer *base)
     cs_freep(a, &w);
 }
 
+/* As cs_atomic_file_commit (fdatasync, close, rename over the target, directory fsync), but the
+ * directory fsync is shared with the commits into the same directory running at the same time. */
 static cs_status fs_writer_commit(cs_store_writer *base)
 {
     struct fs_writer *w = (struct fs_writer *)base;
     cs_store *st = base->st;
-    cs_status s;
+    cs_status s = CS_OK;
+    char *slash;
+    int rc;
 
-    errno = 0;
-    s = cs_atomic_file_commit(&w->af);
-    if (s == CS_E_IO && errno != 0) {
+    /* Delayed allocation can report a full disk only here, at fdatasync or close. */
+    if (fdatasync(w->af.fd) != 0) {
         s = errno_status(errno) == CS_E_NOSPACE ? CS_E_NOSPACE : CS_E_IO;
+        cs_atomic_file_abort(&w->af);
+    } else {
+        rc = close(w->af.fd);
+        w->af.fd = -1;
+        if (rc != 0 || rename(w->af.tmp_path, w->af.path) != 0) {
+            s = errno_status(errno) == CS_E_NOSPACE ? CS_E_NOSPACE : CS_E_IO;
+            unlink(w->af.tmp_path);
+        } else {
+            slash = strrchr(w->af.path, '/');
+            *slash = '\0';
+            s = dir_sync((struct fs_store *)st, w->af.path);
+            *slash = '/';
+            if (s != CS_OK && s != CS_E_NOSPACE) {
+                s = CS_E_IO;
+            }
+        }
     }
     if (s != CS_OK) {
         CS_LOG_WARN(st->log, CSI_STORE_MODULE, "fs: commit of %s failed: %s", w->af.path,
@@ -551,6 +698,16 @@ static cs_status recover_dir(struct fs_store *fs, char *path, size_t path_len)
 
 static void fs_destroy(cs_store *st)
 {
+    struct fs_store *fs = (struct fs_store *)st;
+    for (size_t i = 0; i < FS_DIR_BUCKETS; i++) {
+        while (fs->dirs[i] != NULL) {
+            struct fs_dir *d = fs->dirs[i];
+            fs->dirs[i] = d->next;
+            cs_freep(st->alloc, &d);
+        }
+    }
+    cs_cond_destroy(&fs->cv);
+    cs_mutex_destroy(&fs->mu);
     cs_freep(st->alloc, &st);
 }
 
@@ -600,6 +757,15 @@ cs_status csi_store_fs_create(const cs_store_config *cfg, cs_store **out)
     memcpy(fs->root, cfg->fs_dir, len);
     fs->root[len] = '\0';
     fs->root_len = len;
+    if (cs_mutex_init(&fs->mu) != CS_OK) {
+        cs_freep(a, &fs);
+        return CS_E_NOMEM;
+    }
+    if (cs_cond_init(&fs->cv) != CS_OK) {
+        cs_mutex_destroy(&fs->mu);
+        cs_freep(a, &fs);
+        return CS_E_NOMEM;
+    }
     if (mkdir(fs->root, 0777) == 0) {
         char *up;
         memcpy(path, fs->root, len + 1);
@@ -634,6 +800,8 @@ cs_status csi_store_fs_create(const cs_store_config *cfg, cs_store **out)
     *out = &fs->base;
     fs = NULL; /* the caller owns it */
 out:
-    cs_freep(a, &fs);
+    if (fs != NULL) {
+        fs_destroy(&fs->base);
+    }
     return s;
 }

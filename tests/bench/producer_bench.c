@@ -485,6 +485,14 @@ struct child_opts {
 };
 
 static pt_frame clip_frames[NFR];
+static pt_server *g_server; /* stopped on every way out of a child */
+
+static void stop_server_at_exit(void)
+{
+    if (g_server != NULL) {
+        pt_server_stop(g_server, SIGKILL);
+    }
+}
 
 static int child(const struct child_opts *o)
 {
@@ -526,6 +534,8 @@ static int child(const struct child_opts *o)
         fprintf(stderr, "cannot start %s\n", o->ingest);
         return 1;
     }
+    g_server = &sv;
+    atexit(stop_server_at_exit);
     snprintf(endpoint, sizeof(endpoint), "%s", sv.url);
     if (strcmp(o->scenario, "outage") == 0) {
         if (cs_proxy_start(sv.port, &proxy) != 0) {

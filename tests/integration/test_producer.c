@@ -276,6 +276,16 @@ static void run_sample(const char *sample, const char *url, const char *clip_pat
     free(ptimes);
 }
 
+/* The server is stopped on every way out, also the early failures. */
+static pt_server *g_server;
+
+static void stop_server_at_exit(void)
+{
+    if (g_server != NULL) {
+        pt_server_stop(g_server, SIGKILL);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const char *mode, *bin, *cache;
@@ -334,6 +344,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "cannot start %s\n", bin);
         return 1;
     }
+    g_server = &sv;
+    atexit(stop_server_at_exit);
     CHECK(true, "server at %s (log %s)", sv.url, log_path);
     snprintf(endpoint, sizeof(endpoint), "%s", sv.url);
     if (strcmp(mode, "proxy") == 0) {

@@ -4,8 +4,9 @@
  * schema; stream create/get/list (prefix, pages)/delete/retention/tags with their error
  * statuses; fragment insert with generated increasing numbers, exactly-once dedup, lookups and
  * time-range pages; data survives close and reopen; two threads inserting at once both succeed
- * with distinct, increasing numbers; the maintenance calls recovery and retention use (scan,
- * delete, object key lookup, expire, was_created).
+ * with distinct, increasing numbers; group commit (many threads, each its own result, a failing
+ * row fails only its caller, all there after reopen); the maintenance calls recovery and retention
+ * use (scan, delete, object key lookup, expire, was_created).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -363,6 +364,82 @@ static void test_concurrent_writers(void **state)
     cs_index_close(&ix);
 }
 
+#define GC_THREADS 8
+#define GC_ROWS 40
+
+struct gc_writer {
+    cs_index *ix;
+    int t;
+    cs_index_fragment rows[GC_ROWS];
+    int bad; /* failures other than the expected ones */
+};
+
+/* Each thread inserts its own rows, a duplicate of its previous row (existed, same number) and,
+ * every fifth row, a row into a missing stream (CS_E_NOTFOUND for that caller only). */
+static void gc_main(void *arg)
+{
+    struct gc_writer *w = arg;
+    for (int i = 0; i < GC_ROWS; i++) {
+        bool existed = true;
+        cs_index_fragment *f = &w->rows[i];
+        *f = frag(w->t * 1000 + i, (uint64_t)(w->t + 1), "gc");
+        if (cs_index_fragment_insert(w->ix, "group", f, &existed) != CS_OK || existed) {
+            w->bad++;
+        }
+        if (i > 0) {
+            cs_index_fragment d = frag(w->t * 1000 + i - 1, (uint64_t)(w->t + 1), "gc");
+            existed = false;
+            if (cs_index_fragment_insert(w->ix, "group", &d, &existed) != CS_OK || !existed ||
+                strcmp(d.number, w->rows[i - 1].number) != 0) {
+                w->bad++;
+            }
+        }
+        if (i % 5 == 0) {
+            cs_index_fragment m = frag(w->t * 1000 + i, 1, "gc");
+            if (cs_index_fragment_insert(w->ix, "missing", &m, &existed) != CS_E_NOTFOUND ||
+                existed) {
+                w->bad++;
+            }
+        }
+    }
+}
+
+/* Group commit: many threads inserting at once each get their own result (numbers distinct,
+ * duplicates found, a failing row fails only its caller), and every committed row is there after
+ * reopening the database. */
+static void test_group_commit(void **state)
+{
+    (void)state;
+    cs_index *ix = open_db("index_group", true);
+    static struct gc_writer w[GC_THREADS];
+    cs_thread t[GC_THREADS];
+    make_stream(ix, "group", 1);
+    for (int i = 0; i < GC_THREADS; i++) {
+        memset(&w[i], 0, sizeof(w[i]));
+        w[i].ix = ix;
+        w[i].t = i;
+        assert_int_equal(cs_thread_create(&t[i], gc_main, &w[i], "gc"), CS_OK);
+    }
+    for (int i = 0; i < GC_THREADS; i++) {
+        assert_int_equal(cs_thread_join(&t[i]), CS_OK);
+        assert_int_equal(w[i].bad, 0);
+    }
+    cs_index_close(&ix);
+    ix = open_db("index_group", false);
+    for (int i = 0; i < GC_THREADS; i++) {
+        for (int j = 0; j < GC_ROWS; j++) {
+            cs_index_fragment g;
+            assert_int_equal(cs_index_fragment_get(ix, "group", w[i].rows[j].number, &g), CS_OK);
+            assert_int_equal(g.producer_ms, w[i].rows[j].producer_ms);
+            assert_int_equal(g.size, (uint64_t)(i + 1));
+            for (int k = 0; k < j; k++) {
+                assert_true(strcmp(w[i].rows[k].number, w[i].rows[j].number) < 0);
+            }
+        }
+    }
+    cs_index_close(&ix);
+}
+
 struct scanned {
     int64_t ids[64];
     char streams[64][16];
@@ -477,6 +554,7 @@ int main(void)
         cmocka_unit_test_setup(test_fragments, setup),
         cmocka_unit_test_setup(test_reopen, setup),
         cmocka_unit_test_setup(test_concurrent_writers, setup),
+        cmocka_unit_test_setup(test_group_commit, setup),
         cmocka_unit_test_setup(test_maintenance, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

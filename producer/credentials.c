@@ -196,8 +196,8 @@ cs_status csi_creds_parse_ini(const char *text, size_t len, const char *profile,
                 st = copy_field(out->secret_key, CS_CREDENTIALS_KEY_MAX, vb, (size_t)(ve - vb));
                 have_sk = ve > vb;
             } else if (key_is(kb, (size_t)(ke - kb), "aws_session_token")) {
-                st = copy_field(out->session_token, CS_CREDENTIALS_TOKEN_MAX, vb,
-                                (size_t)(ve - vb));
+                st =
+                    copy_field(out->session_token, CS_CREDENTIALS_TOKEN_MAX, vb, (size_t)(ve - vb));
             }
         }
     }

@@ -141,8 +141,8 @@ cs_status csi_sign_request(const cs_credentials *cr, const char *region, const c
         if (ieq(in[i].name, "host")) {
             have_host = true;
         }
-        hs[n++] = (cs_sigv4_header){in[i].name, strlen(in[i].name), in[i].value,
-                                    strlen(in[i].value)};
+        hs[n++] =
+            (cs_sigv4_header){in[i].name, strlen(in[i].name), in[i].value, strlen(in[i].value)};
     }
     st = csi_sign_url_host(url, out->host, sizeof(out->host), &path);
     if (st != CS_OK) {

@@ -55,13 +55,13 @@ struct tc;
 struct cs_transport_call {
     struct tc *t;
     CURL *easy;
-    bool in_use;     /* between start and release */
-    bool in_multi;   /* added to the multi handle */
-    bool cancelled;  /* cancel() ran: no handler fires; released once out of curl */
-    bool want_add;   /* start() inside a curl callback: added after curl_multi_perform */
-    bool want_resume; /* resume() inside a curl callback: unpaused after curl_multi_perform */
-    bool paused;      /* the read callback answered CURL_READFUNC_PAUSE */
-    bool status_sent; /* on_status fired */
+    bool in_use;            /* between start and release */
+    bool in_multi;          /* added to the multi handle */
+    bool cancelled;         /* cancel() ran: no handler fires; released once out of curl */
+    bool want_add;          /* start() inside a curl callback: added after curl_multi_perform */
+    bool want_resume;       /* resume() inside a curl callback: unpaused after curl_multi_perform */
+    bool paused;            /* the read callback answered CURL_READFUNC_PAUSE */
+    bool status_sent;       /* on_status fired */
     cs_status abort_status; /* a handler's non-OK answer: reported by on_done */
     int http_status;
     cs_transport_handlers h;
@@ -78,7 +78,7 @@ struct tc {
     CURLM *multi;
     bool tls_verify;
     bool http2;
-    char *ca_path;    /* copies (in `strings`) */
+    char *ca_path; /* copies (in `strings`) */
     char *user_agent;
     char *strings;
     uint32_t max_calls;
@@ -147,8 +147,8 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *userp)
     if (c->cancelled || c->abort_status != CS_OK) {
         return 0;
     }
-    if (!c->status_sent && ((len == 2 && buf[0] == '\r' && buf[1] == '\n') ||
-                            (len == 1 && buf[0] == '\n'))) {
+    if (!c->status_sent &&
+        ((len == 2 && buf[0] == '\r' && buf[1] == '\n') || (len == 1 && buf[0] == '\n'))) {
         return status_arrived(c) ? len : 0;
     }
     return len;
@@ -382,8 +382,8 @@ static cs_status setup(struct tc *t, struct cs_transport_call *c, const cs_trans
 {
     CURL *e = c->easy;
     CURLcode rc = CURLE_OK;
-    long connect_ms = req->connect_timeout_ms > 0 ? (long)req->connect_timeout_ms
-                                                  : TC_DEFAULT_CONNECT_MS;
+    long connect_ms =
+        req->connect_timeout_ms > 0 ? (long)req->connect_timeout_ms : TC_DEFAULT_CONNECT_MS;
     cs_status st;
 
     curl_easy_reset(e);
@@ -418,7 +418,7 @@ static cs_status setup(struct tc *t, struct cs_transport_call *c, const cs_trans
     SET(CURLOPT_LOW_SPEED_LIMIT, 0L);
     SET(CURLOPT_LOW_SPEED_TIME, 0L);
     SET(CURLOPT_HTTP_VERSION, (t->http2 && is_https(req->url)) ? (long)CURL_HTTP_VERSION_2TLS
-                                                                : (long)CURL_HTTP_VERSION_1_1);
+                                                               : (long)CURL_HTTP_VERSION_1_1);
     if (t->ca_path != NULL) {
         SET(CURLOPT_CAINFO, t->ca_path);
     }

@@ -271,6 +271,32 @@ static void test_threads(void **state)
     cs_store_destroy(&st);
 }
 
+/* A directory the store remembers as made is removed behind its back (or by a delete): the next
+ * put into it makes it again; many puts into one directory at once (sharing its fsyncs) all land.
+ */
+static void test_known_dirs(void **state)
+{
+    const char *dir = cs_test_tmpdir("storage_fs_known");
+    cs_store *st = NULL;
+    uint8_t buf[8];
+    size_t len;
+
+    (void)state;
+    assert_int_equal(make_fs((void *)dir, &st), CS_OK);
+    assert_int_equal(cs_store_put(st, "cam/a/1", "one", 3), CS_OK);
+    assert_int_equal(cs_test_sh("rm -rf '%s/cam'", dir), 0);
+    assert_int_equal(cs_store_put(st, "cam/a/2", "two", 3), CS_OK);
+    assert_int_equal(cs_store_get(st, "cam/a/2", buf, sizeof(buf), &len), CS_OK);
+    assert_int_equal(len, 3);
+    assert_memory_equal(buf, "two", 3);
+    assert_int_equal(cs_store_get(st, "cam/a/1", buf, sizeof(buf), &len), CS_E_NOTFOUND);
+    assert_int_equal(cs_store_delete(st, "cam/a/2"), CS_OK); /* removes cam/a and cam */
+    assert_int_equal(cs_test_sh("test ! -e '%s/cam'", dir), 0);
+    assert_int_equal(cs_store_put(st, "cam/a/3", "three", 5), CS_OK);
+    assert_int_equal(cs_test_sh("test -f '%s/cam/a/3'", dir), 0);
+    cs_store_destroy(&st);
+}
+
 /* Every allocation failure is reported as CS_E_NOMEM (or absorbed) and nothing leaks. */
 static void test_alloc_failures(void **state)
 {
@@ -321,7 +347,7 @@ int main(void)
     const struct CMUnitTest fs_tests[] = {
         cmocka_unit_test(test_kill_mid_put),   cmocka_unit_test(test_kill_anywhere),
         cmocka_unit_test(test_dir_collisions), cmocka_unit_test(test_threads),
-        cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_known_dirs),     cmocka_unit_test(test_alloc_failures),
     };
     int failed;
 

@@ -74,6 +74,7 @@ struct _GstCamstreamSink {
     guint64 epoch0_ns;        /* wall time of running time 0 */
     volatile gint unlocked;   /* state change down: leave every wait */
     volatile gint fatal;      /* the SDK stopped the stream for good */
+    volatile gint persisted;  /* PERSISTED acks seen (the metrics count them after on_ack) */
     guint64 last_latency_msg; /* frames_put count at the last latency message */
 };
 
@@ -140,6 +141,7 @@ static void on_ack(void *ctx, cs_stream *s, const cs_kvs_ack *ack)
         return;
     }
     cs_stream_get_metrics(s, &m);
+    m.fragments_persisted = (uint64_t)g_atomic_int_add(&self->persisted, 1) + 1u;
     post_structure(
         self, gst_structure_new(
                   "camstream-status", "fragment-number", G_TYPE_STRING, ack->fragment_number,
@@ -629,6 +631,7 @@ static gboolean start(GstCamstreamSink *self)
     self->have_epoch = FALSE;
     self->last_latency_msg = 0;
     g_atomic_int_set(&self->fatal, 0);
+    g_atomic_int_set(&self->persisted, 0);
     return TRUE;
 }
 

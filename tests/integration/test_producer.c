@@ -179,7 +179,7 @@ static size_t list_fragments(cs_consumer_config *cc, const char *stream, char **
                              uint64_t **ptimes)
 {
     static char body[1 << 20];
-    char req[1024], token[4096] = "";
+    char req[8192], token[4096] = "";
     size_t n = 0, cap = 0;
     *numbers = NULL;
     *ptimes = NULL;

@@ -533,13 +533,40 @@ static cs_status start_media(cs_consumer *c)
     return CS_OK;
 }
 
+/* A client for `cfg`: the allocation, the region and the credentials (the config's, else the
+ * environment's; none: unsigned). NULL on a bad field (*st CS_E_INVAL) or no memory. */
+static cs_consumer *client_new(const cs_consumer_config *cfg, cs_status *st)
+{
+    const cs_allocator *a = cfg->allocator ? cfg->allocator : cs_allocator_default();
+    const char *ak = cfg->access_key ? cfg->access_key : getenv("AWS_ACCESS_KEY_ID");
+    const char *sk = cfg->secret_key ? cfg->secret_key : getenv("AWS_SECRET_ACCESS_KEY");
+    const char *tok = cfg->access_key ? cfg->session_token : getenv("AWS_SESSION_TOKEN");
+    cs_consumer *c = cs_calloc(a, 1, sizeof(*c));
+    if (c == NULL) {
+        *st = CS_E_NOMEM;
+        return NULL;
+    }
+    c->cfg = *cfg;
+    c->a = a;
+    c->sign = ak != NULL && sk != NULL && ak[0] && sk[0];
+    if (!copy_in(c->region, sizeof(c->region), cfg->region ? cfg->region : "us-east-1") ||
+        (c->sign && (!copy_in(c->access_key, sizeof(c->access_key), ak) ||
+                     !copy_in(c->secret_key, sizeof(c->secret_key), sk) ||
+                     !copy_in(c->session_token, sizeof(c->session_token), tok)))) {
+        cs_freep(a, &c);
+        *st = CS_E_INVAL;
+        return NULL;
+    }
+    *st = CS_OK;
+    return c;
+}
+
 cs_status cs_consumer_open(const cs_consumer_config *cfg, cs_consumer **out)
 {
     cs_consumer *c;
     cs_gm_parser_config pc;
     const cs_allocator *a;
     cs_status st;
-    const char *ak, *sk, *tok;
 
     if (cfg == NULL || out == NULL || cfg->endpoint == NULL ||
         (cfg->stream_name == NULL && cfg->stream_arn == NULL) ||
@@ -547,23 +574,13 @@ cs_status cs_consumer_open(const cs_consumer_config *cfg, cs_consumer **out)
         return CS_E_INVAL;
     }
     *out = NULL;
-    a = cfg->allocator ? cfg->allocator : cs_allocator_default();
-    c = cs_calloc(a, 1, sizeof(*c));
+    c = client_new(cfg, &st);
     if (c == NULL) {
-        return CS_E_NOMEM;
+        return st;
     }
-    c->cfg = *cfg;
-    c->a = a;
-    ak = cfg->access_key ? cfg->access_key : getenv("AWS_ACCESS_KEY_ID");
-    sk = cfg->secret_key ? cfg->secret_key : getenv("AWS_SECRET_ACCESS_KEY");
-    tok = cfg->access_key ? cfg->session_token : getenv("AWS_SESSION_TOKEN");
-    c->sign = ak != NULL && sk != NULL && ak[0] && sk[0];
-    if (!copy_in(c->region, sizeof(c->region), cfg->region ? cfg->region : "us-east-1") ||
-        !copy_in(c->stream_name, sizeof(c->stream_name), cfg->stream_name) ||
+    a = c->a;
+    if (!copy_in(c->stream_name, sizeof(c->stream_name), cfg->stream_name) ||
         !copy_in(c->stream_arn, sizeof(c->stream_arn), cfg->stream_arn) ||
-        (c->sign && (!copy_in(c->access_key, sizeof(c->access_key), ak) ||
-                     !copy_in(c->secret_key, sizeof(c->secret_key), sk) ||
-                     !copy_in(c->session_token, sizeof(c->session_token), tok))) ||
         !copy_in(c->start_number, sizeof(c->start_number), cfg->start.fragment_number) ||
         !copy_in(c->start_token, sizeof(c->start_token), cfg->start.continuation_token) ||
         !json_safe(c->stream_name) || !json_safe(c->stream_arn) || !json_safe(c->start_number) ||
@@ -818,7 +835,6 @@ cs_status cs_kvs_call(const cs_consumer_config *cfg, const char *path, const cha
 {
     cs_consumer *c;
     const cs_allocator *a;
-    const char *ak, *sk, *tok;
     char url[URL_MAX];
     cs_status st;
     size_t n;
@@ -828,24 +844,11 @@ cs_status cs_kvs_call(const cs_consumer_config *cfg, const char *path, const cha
         return CS_E_INVAL;
     }
     memset(res, 0, sizeof(*res));
-    a = cfg->allocator ? cfg->allocator : cs_allocator_default();
-    c = cs_calloc(a, 1, sizeof(*c));
+    c = client_new(cfg, &st);
     if (c == NULL) {
-        return CS_E_NOMEM;
+        return st;
     }
-    c->cfg = *cfg;
-    c->a = a;
-    ak = cfg->access_key ? cfg->access_key : getenv("AWS_ACCESS_KEY_ID");
-    sk = cfg->secret_key ? cfg->secret_key : getenv("AWS_SECRET_ACCESS_KEY");
-    tok = cfg->access_key ? cfg->session_token : getenv("AWS_SESSION_TOKEN");
-    c->sign = ak != NULL && sk != NULL && ak[0] && sk[0];
-    if (!copy_in(c->region, sizeof(c->region), cfg->region ? cfg->region : "us-east-1") ||
-        (c->sign && (!copy_in(c->access_key, sizeof(c->access_key), ak) ||
-                     !copy_in(c->secret_key, sizeof(c->secret_key), sk) ||
-                     !copy_in(c->session_token, sizeof(c->session_token), tok)))) {
-        cs_freep(a, &c);
-        return CS_E_INVAL;
-    }
+    a = c->a;
     memcpy(c->body, json, strlen(json) + 1);
     snprintf(url, sizeof(url), "%s%s", cfg->endpoint, path);
     curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -48,6 +48,7 @@ struct options {
     int log_level;
     uint32_t getmedia_max_s;
     uint32_t getmedia_idle_s;
+    uint32_t workers;
     bool auto_create;
     /* storage (docs/ingest-server.md "Storage") */
     bool s3;
@@ -88,6 +89,8 @@ static void usage(FILE *f)
         "  --no-auth                the same as --auth none\n"
         "  --log-level LEVEL        error, warn, info, debug, trace or 0..5 (default warn)\n"
         "  --getmedia-max-seconds N   end every GetMedia response after N s (default 0: never)\n"
+        "  --workers N              threads for storage and index work (default 16; fragments\n"
+        "                           persist in parallel and share index commits)\n"
         "  --getmedia-idle-seconds N  end a GetMedia response when no new fragment came for N s\n"
         "                           (default 0: never; the service streams until the client\n"
         "                           leaves)\n"
@@ -348,6 +351,7 @@ int main(int argc, char **argv)
         O_STRICT,
         O_GM_MAX,
         O_GM_IDLE,
+        O_WORKERS,
         O_AUTO_CREATE,
         O_STORAGE,
         O_S3_ENDPOINT,
@@ -378,6 +382,7 @@ int main(int argc, char **argv)
         {"strict-region", no_argument, NULL, O_STRICT},
         {"getmedia-max-seconds", required_argument, NULL, O_GM_MAX},
         {"getmedia-idle-seconds", required_argument, NULL, O_GM_IDLE},
+        {"workers", required_argument, NULL, O_WORKERS},
         {"auto-create", no_argument, NULL, O_AUTO_CREATE},
         {"storage", required_argument, NULL, O_STORAGE},
         {"s3-endpoint", required_argument, NULL, O_S3_ENDPOINT},
@@ -396,6 +401,7 @@ int main(int argc, char **argv)
                         .port = 8080,
                         .data_dir = "./camstream-data",
                         .region = "us-west-2",
+                        .workers = 16,
                         .account_id = "123456789012",
                         .log_level = 2};
     cs_api_credential creds[MAX_CREDS];
@@ -498,6 +504,20 @@ int main(int argc, char **argv)
         case O_STRICT:
             o.strict_region = true;
             break;
+        case O_WORKERS: {
+            char *end = NULL;
+            unsigned long v;
+            errno = 0;
+            v = strtoul(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || v < 1 || v > 256) {
+                fprintf(stderr,
+                        "camstream-ingest: --workers wants a number from 1 to 256, not '%s'\n",
+                        optarg);
+                return 2;
+            }
+            o.workers = (uint32_t)v;
+            break;
+        }
         case O_GM_MAX:
         case O_GM_IDLE: {
             char *end = NULL;
@@ -741,6 +761,7 @@ int main(int argc, char **argv)
     }
 
     cs_http_server_config_init(&hc);
+    hc.worker_threads = o.workers;
     hc.bind_address = o.host;
     hc.port = o.port;
     hc.tls_cert_path = o.tls_cert;

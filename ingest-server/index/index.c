@@ -950,7 +950,8 @@ tx:
 
 /* Runs one batch of inserts in a single BEGIN IMMEDIATE ... COMMIT (one WAL fsync for all).
  * Each row runs under its own SAVEPOINT so a failing row is rolled back alone and fails only its
- * caller; if BEGIN or COMMIT fails, every row of the batch that had not failed gets that error. */
+ * caller; if BEGIN or COMMIT fails, or SQLite itself rolled the transaction back after an error,
+ * every row of the batch that had not failed gets that error (none of them is committed). */
 static void gc_run(cs_index *ix, struct gc_req *batch)
 {
     sqlite3 *db = NULL;
@@ -966,6 +967,13 @@ static void gc_run(cs_index *ix, struct gc_req *batch)
         return;
     }
     for (struct gc_req *r = batch; r != NULL; r = r->next) {
+        if (sqlite3_get_autocommit(db)) {
+            /* SQLite rolled the whole transaction back (I/O error, full disk, no memory): the
+             * rows before are gone, and a SAVEPOINT now would start (and commit) a new one. */
+            st = CS_E_IO;
+            r->st = st;
+            continue;
+        }
         r->st = exec(ix, db, "SAVEPOINT frag");
         if (r->st != CS_OK) {
             continue;
@@ -977,7 +985,12 @@ static void gc_run(cs_index *ix, struct gc_req *batch)
         }
         sqlite3_exec(db, "RELEASE frag", NULL, NULL, NULL);
     }
-    st = exec(ix, db, "COMMIT");
+    if (st == CS_OK && sqlite3_get_autocommit(db)) {
+        st = CS_E_IO; /* the last row's failure ended the transaction */
+    }
+    if (st == CS_OK) {
+        st = exec(ix, db, "COMMIT");
+    }
     if (st != CS_OK) {
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         for (struct gc_req *r = batch; r != NULL; r = r->next) {

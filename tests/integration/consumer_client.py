@@ -104,6 +104,15 @@ def consume(tool, endpoint, stream, args, env_extra=None):
 def gst_src(plugin_dir, url, up, dump, tmp):
     env = dict(os.environ, GST_PLUGIN_PATH=plugin_dir,
                GST_REGISTRY=os.path.join(tmp, "gst-registry.bin"))
+    # A sanitizer build's plugin inside gst-launch (not built with ASan): the runtime must come
+    # first, plugins are scanned in-process, and GStreamer's own allocations are not ours.
+    ldd = subprocess.run(["ldd", os.path.join(plugin_dir, "libgstcamstreamsrc.so")],
+                         capture_output=True, text=True).stdout
+    asan = [ln.split("=>")[1].split()[0] for ln in ldd.splitlines() if "libasan" in ln]
+    if asan:
+        env["LD_PRELOAD"] = asan[0]
+        env["ASAN_OPTIONS"] = "detect_leaks=0:" + env.get("ASAN_OPTIONS", "")
+        env["GST_REGISTRY_FORK"] = "no"
     src = ("camstreamsrc endpoint=%s stream-name=cons start-selector=earliest follow=false "
            "region=%s access-key=%s secret-key=%s" % (url, e2e.REGION, e2e.AK, e2e.SK))
     out = os.path.join(tmp, "src.mkv")

@@ -41,6 +41,8 @@ def env_for(tmp, *dirs):
     if asan:
         env["LD_PRELOAD"] = asan[0]
         env["ASAN_OPTIONS"] = "detect_leaks=0:" + env.get("ASAN_OPTIONS", "")
+        # Scan plugins in this process (the preloaded runtime), not in gst-plugin-scanner.
+        env["GST_REGISTRY_FORK"] = "no"
     return env
 
 

@@ -40,7 +40,8 @@ def env_for(tmp, *dirs):
     asan = [ln.split("=>")[1].split()[0] for ln in ldd.splitlines() if "libasan" in ln]
     if asan:
         env["LD_PRELOAD"] = asan[0]
-        env["ASAN_OPTIONS"] = "detect_leaks=0:" + env.get("ASAN_OPTIONS", "")
+        # last wins: CI runs with ASAN_OPTIONS=detect_leaks=1
+        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
         # Scan plugins in this process (the preloaded runtime), not in gst-plugin-scanner.
         env["GST_REGISTRY_FORK"] = "no"
     return env

@@ -18,6 +18,7 @@
 
 #include "api_int.h"
 #include "metrics.h"
+#include "live.h"
 #include "putmedia.h"
 #include "camstream/auth.h"
 
@@ -1072,7 +1073,7 @@ void cs_api_config_init(cs_api_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->require_auth = true;
-    cfg->getmedia_poll_ms = 150;
+    cfg->getmedia_poll_ms = 1000;
 }
 
 cs_status cs_api_create(const cs_api_config *cfg, cs_api **out)
@@ -1108,7 +1109,10 @@ cs_status cs_api_create(const cs_api_config *cfg, cs_api **out)
                                .clock = cfg->clock,
                                .max_ms = cfg->getmedia_max_ms,
                                .idle_ms = cfg->getmedia_idle_ms,
-                               .poll_ms = cfg->getmedia_poll_ms ? cfg->getmedia_poll_ms : 150};
+                               .poll_ms = cfg->getmedia_poll_ms ? cfg->getmedia_poll_ms : 1000};
+    if (csi_live_create(cfg->clock, &api->media.live) != CS_OK) {
+        goto out;
+    }
     for (; compiled < RX_COUNT; compiled++) {
         if (regcomp(&api->rx[compiled], patterns[compiled], REG_EXTENDED | REG_NOSUB) != 0) {
             st = CS_E_INTERNAL;
@@ -1176,6 +1180,13 @@ out:
     return st;
 }
 
+/* Housekeeping tick (loop thread): quiet live consumers re-read the index now and then. */
+static void live_tick(void *arg)
+{
+    cs_api *api = arg;
+    csi_live_tick(api->media.live, api->media.poll_ms);
+}
+
 cs_status cs_api_add_routes(cs_api *api, cs_http_server *srv)
 {
     if (api == NULL || srv == NULL) {
@@ -1212,13 +1223,29 @@ cs_status cs_api_add_routes(cs_api *api, cs_http_server *srv)
                                          .store = api->media.store,
                                          .logger = api->logger,
                                          .clock = api->clock,
-                                         .auto_create = api->auto_create};
+                                         .auto_create = api->auto_create,
+                                         .live = api->media.live};
         cs_status st = csi_putmedia_add_route(&pc, &api->putmedia);
+        if (st == CS_OK) {
+            st = cs_http_server_add_tick(srv, live_tick, api);
+        }
         if (st != CS_OK) {
             return st;
         }
     }
     return csi_getmedia_add_routes(api, srv, &api->media);
+}
+
+void cs_api_drain(cs_api *api)
+{
+    csi_putmedia_drain(api->putmedia);
+    csi_live_drain(api->media.live);
+}
+
+size_t cs_api_active(const cs_api *api)
+{
+    int64_t consumers = cs_metrics_gauge(cs_metrics_default(), CS_M_CONSUMERS);
+    return csi_putmedia_active(api->putmedia) + (consumers > 0 ? (size_t)consumers : 0);
 }
 
 bool csi_api_authorize(cs_api *api, cs_http_stream *s, const char *body, size_t len, int *status,
@@ -1311,6 +1338,7 @@ void cs_api_destroy(cs_api **papi)
     free(api->public_url);
     free(api->routes);
     csi_putmedia_destroy(&api->putmedia);
+    csi_live_destroy(&api->media.live);
     free(api);
     *papi = NULL;
 }

@@ -105,6 +105,18 @@ CS_API cs_status cs_api_add_routes(cs_api *api, cs_http_server *srv);
 /** @brief Frees the api; sets `*api` to NULL; accepts NULL. Destroy the server first. */
 CS_API void cs_api_destroy(cs_api **api);
 
+/**
+ * @brief Graceful shutdown, loop thread only: every PutMedia upload stops reading its body, its
+ * fragment in progress ends where the body stopped (as at the body's end) and is persisted with
+ * the ones already received; each response ends after its last ack (PERSISTED or ERROR). Live
+ * GetMedia responses end at the next fragment boundary. Idempotent.
+ */
+CS_API void cs_api_drain(cs_api *api);
+
+/** @brief Uploads and GetMedia responses not yet finished (loop thread). */
+CS_API size_t cs_api_active(const cs_api *api);
+
+
 #ifdef __cplusplus
 }
 #endif

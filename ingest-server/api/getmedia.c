@@ -5,7 +5,9 @@
  * one fragment at a time, each with the service's AWS_KINESISVIDEO_* tags spliced in). The
  * request plumbing mirrors api.c: body and SigV4 check on the loop, validation and every index
  * or store call on the worker pool, output written on the loop with back-pressure. GetMedia
- * follows the live edge by polling the index; docs/internals/GETMEDIA.md has the invariants.
+ * reads stored fragments until it reaches the live edge, then attaches to the live hub (live.h),
+ * which writes each new fragment's bytes as they arrive; docs/internals/GETMEDIA.md has the
+ * invariants.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "live.h"
 #include "metrics.h"
 #include "camstream/auth.h"
 #include "camstream/mkv.h"
@@ -61,6 +64,9 @@ struct gm {
     uint8_t *chunk;
     size_t chunk_len;
     bool eos;
+    bool at_edge; /* the job found nothing after `after`: attach to the live hub */
+    /* At the live edge (loop thread): the hub writes to the response. */
+    struct csi_live_sub *live;
 };
 
 static void fail(struct gm *g, int status, const char *type, const char *fmt, ...) CS_PRINTF(4, 5);
@@ -83,6 +89,7 @@ static void gm_free(struct gm *g)
     if (g->start_ns != 0) {
         cs_metrics_gauge_add(cs_metrics_default(), CS_M_CONSUMERS, -1); /* consumer_started's */
     }
+    csi_live_detach(&g->live);
     free(g->body);
     free(g->out);
     free(g->list);
@@ -675,6 +682,7 @@ static void fetch_job(void *arg)
     cs_status s;
     uint64_t now = cs_clock_monotonic_ns(m->clock);
     g->chunk_len = 0;
+    g->at_edge = false;
     if (g->rt->kind == K_FRAGMENT_LIST) {
         if (g->i_list == g->n_list) {
             g->eos = true;
@@ -715,13 +723,12 @@ static void fetch_job(void *arg)
             return;
         }
         if (!t.have) {
-            /* At the live edge: end when idle too long, else wait one poll period here (on the
-             * worker; GETMEDIA.md says why) and let done resubmit. */
+            /* At the live edge: end when idle too long, else the loop attaches to the hub. */
             if (m->idle_ms && now - g->last_new_ns >= (uint64_t)m->idle_ms * 1000000u) {
                 g->eos = true;
                 return;
             }
-            cs_clock_sleep_ns(m->clock, (uint64_t)m->poll_ms * 1000000u);
+            g->at_edge = true;
             return;
         }
         f = t.f;
@@ -736,6 +743,62 @@ static void fetch_job(void *arg)
 /* ---------------------------------------------------------------------------------------------- */
 
 static void fetch_done(void *arg);
+static bool submit_fetch(struct gm *g);
+
+/* The hub let the response go (loop thread; g->live is already freed). */
+static void live_detached(void *ctx, enum csi_live_why why, const char *after)
+{
+    struct gm *g = ctx;
+    cs_http_stream *s = g->s;
+    g->live = NULL;
+    if (strcmp(after, g->after) != 0) {
+        snprintf(g->after, sizeof(g->after), "%s", after);
+        g->last_new_ns = cs_clock_monotonic_ns(g->rt->m->clock);
+        g->wrote_any = true;
+    }
+    switch (why) {
+    case CSI_LIVE_SLOW:
+        /* Behind: read the store at its own pace (fetches wait for the queue to drain). */
+        cs_http_stream_want_writable(s);
+        break;
+    case CSI_LIVE_RECHECK:
+        if (!submit_fetch(g)) {
+            cs_http_stream_abort(s);
+        }
+        break;
+    case CSI_LIVE_DRAIN:
+        cs_http_stream_finish(s);
+        break;
+    case CSI_LIVE_TORN:
+    case CSI_LIVE_OVERFLOW:
+    default:
+        /* It holds part of a fragment that will not complete: the consumer resumes from its
+         * last CONTINUATION_TOKEN on a new request. */
+        CS_LOG_INFO(g->rt->m->logger, MOD, "%s: live consumer dropped (%s)", g->stream,
+                    why == CSI_LIVE_TORN ? "the fragment it was reading was abandoned"
+                                         : "its output queue is full");
+        cs_http_stream_abort(s);
+        break;
+    }
+}
+
+/* At the live edge (loop): attach, or read the index again when the hub says so. */
+static void go_live(struct gm *g)
+{
+    cs_status st =
+        csi_live_attach(g->rt->m->live, g->stream, g->after, g->s, live_detached, g, &g->live);
+    if (st == CS_OK) {
+        if (g->rt->m->max_ms) {
+            csi_live_sub_set_deadline(g->live, g->start_ns + (uint64_t)g->rt->m->max_ms * 1000000u);
+        }
+        return;
+    }
+    if (st == CS_E_STATE) {
+        cs_http_stream_finish(g->s); /* shutting down */
+    } else if (st != CS_AGAIN || !submit_fetch(g)) {
+        cs_http_stream_abort(g->s);
+    }
+}
 
 /* Hands g to a fetch job (loop). false: the stream was aborted and g must be freed by on_close. */
 static bool submit_fetch(struct gm *g)
@@ -773,6 +836,10 @@ static void fetch_done(void *arg)
     g->chunk_len = 0;
     if (g->eos) {
         cs_http_stream_finish(s);
+    } else if (g->at_edge) {
+        go_live(g);
+    } else if (g->rt->m->live != NULL && csi_live_draining(g->rt->m->live)) {
+        cs_http_stream_finish(s); /* shutting down: end at this fragment boundary */
     } else if (cs_http_stream_write_pending(s) > 0) {
         /* Back-pressure: the next fragment is read once this one has drained. */
         cs_http_stream_want_writable(s);
@@ -872,7 +939,7 @@ static void on_writable(cs_http_stream *s, void *user)
 {
     struct gm *g = cs_http_stream_data(s);
     (void)user;
-    if (g != NULL && !g->in_flight && !g->closed && !submit_fetch(g)) {
+    if (g != NULL && g->live == NULL && !g->in_flight && !g->closed && !submit_fetch(g)) {
         cs_http_stream_abort(s);
     }
 }
@@ -886,6 +953,7 @@ static void on_close(cs_http_stream *s, cs_status why, void *user)
         return;
     }
     cs_http_stream_set_data(s, NULL);
+    csi_live_detach(&g->live);
     if (g->in_flight) {
         g->closed = true; /* the job's done frees it */
     } else {

@@ -22,6 +22,7 @@
 #include "camstream/auth.h"
 #include "camstream/kvs_ack.h"
 #include "camstream/mkv_write.h"
+#include "live.h"
 #include "media.h"
 #include "metrics.h"
 
@@ -30,6 +31,7 @@
 /** Fragments received and not yet persisted before the request body is paused. */
 #define PM_MAX_WAITING 3
 /** ErrorIds this file sends besides the core's. */
+#define PM_ERR_READ 4000
 #define PM_ERR_STREAM_NOT_ACTIVE 4008
 #define PM_ERR_INTERNAL 5000
 #define PM_ERR_ARCHIVAL 5001
@@ -39,16 +41,17 @@ struct upload;
 struct csi_putmedia {
     struct csi_putmedia_config cfg;
     struct upload *uploads; /* loop thread: uploads past the stream lookup (takeover) */
+    bool draining;          /* csi_putmedia_drain() was called: no new upload starts */
 };
 
-/* One fragment: from fragment_begin to the end of its persist job. `buf` holds the stored
- * object: stream header + producer Tags + Cluster. */
+/* One fragment: from fragment_begin to the end of its persist job. Its bytes (the stored
+ * object: stream header + producer Tags + Cluster), number and server timestamp are the live
+ * hub's fragment `lf` (live.h), which forwards them to GetMedia consumers as they arrive. */
 struct frag {
     struct frag *next;
     struct upload *up;
-    uint8_t *buf;
-    size_t len;
-    size_t cap;
+    struct csi_live_frag *lf;
+    bool ended;
     uint64_t timecode_ms;
     uint64_t producer_ms;
     uint64_t duration_ms;
@@ -72,7 +75,8 @@ struct upload {
     enum phase phase;
     char name[CS_INDEX_NAME_SIZE];
     char arn[CS_INDEX_ARN_SIZE];
-    char key_prefix[64]; /* streams/<hash>/fragments/ */
+    char key_prefix[64];                             /* streams/<hash>/fragments/ */
+    char last_number[CS_INDEX_FRAGMENT_NUMBER_SIZE]; /* the index's, at lookup: seeds the hub */
     cs_media_config mcfg;
     cs_media *m;
     bool ack_required;
@@ -153,35 +157,18 @@ static void respond_error(cs_http_stream *s, int status, const char *type, const
 /* Fragments                                                                                      */
 /* ---------------------------------------------------------------------------------------------- */
 
+/* Frees a fragment that will not be (or was not) persisted: one cut before its end is
+ * abandoned in the hub (consumers in the middle of it are aborted). */
 static void frag_free(struct frag *f)
 {
     if (f != NULL) {
-        free(f->buf);
+        if (f->ended) {
+            csi_live_frag_done(f->lf, NULL);
+        } else {
+            csi_live_frag_abort(f->lf);
+        }
         free(f);
     }
-}
-
-static bool frag_append(struct frag *f, const void *data, size_t len)
-{
-    if (len > f->cap - f->len) {
-        size_t cap = f->cap ? f->cap : 64 * 1024;
-        uint8_t *nb;
-        while (cap - f->len < len) {
-            if (cap > SIZE_MAX / 2) {
-                return false;
-            }
-            cap *= 2;
-        }
-        nb = realloc(f->buf, cap);
-        if (nb == NULL) {
-            return false;
-        }
-        f->buf = nb;
-        f->cap = cap;
-    }
-    memcpy(f->buf + f->len, data, len);
-    f->len += len;
-    return true;
 }
 
 static void upload_free(struct upload *up)
@@ -286,6 +273,8 @@ static void persist_job(void *arg)
     char checksum[16];
     cs_status st;
     bool existed = false;
+    size_t len = 0;
+    const uint8_t *bytes = csi_live_frag_bytes(f->lf, &len); /* no longer changes */
     snprintf(checksum, sizeof(checksum), "crc32c:%08" PRIx32, f->crc32c);
     st = cs_index_fragment_find(cfg->index, up->name, (int64_t)f->producer_ms, f->size, checksum,
                                 &row);
@@ -303,7 +292,7 @@ static void persist_job(void *arg)
      * insert replaces the same object instead of leaving a second one. */
     snprintf(key, sizeof(key), "%s%020" PRIu64 "-%" PRIu64 "-%08" PRIx32 ".mkv", up->key_prefix,
              f->producer_ms, f->size, f->crc32c);
-    st = cs_store_put(cfg->store, key, f->buf, f->len);
+    st = cs_store_put(cfg->store, key, bytes, len);
     if (st != CS_OK) {
         CS_LOG_ERROR(cfg->logger, MOD, "stream %s: store put %s failed: %s", up->name, key,
                      cs_status_str(st));
@@ -311,6 +300,10 @@ static void persist_job(void *arg)
         return;
     }
     memset(&row, 0, sizeof(row));
+    /* The number and server timestamp reserved at fragment_begin (the index keeps them unless
+     * they would not be above its last number; then it makes a new one, see INDEX.md). */
+    snprintf(row.number, sizeof(row.number), "%s", csi_live_frag_number(f->lf));
+    row.server_ms = csi_live_frag_server_ms(f->lf);
     row.producer_ms = (int64_t)f->producer_ms;
     row.duration_ms = (int64_t)f->duration_ms;
     row.size = f->size;
@@ -342,13 +335,19 @@ static void persist_done(void *arg)
         send_ack(up, CS_KVS_ACK_PERSISTED, true, f->timecode_ms, f->number, 0);
         cs_metrics_persisted(cs_metrics_default(),
                              cs_clock_monotonic_ns(up->pm->cfg.clock) - f->received_ns);
+        /* In the index now: consumers may find it there. */
+        csi_live_frag_done(f->lf, f->existed ? NULL : f->number);
+        f->lf = NULL;
     } else if (f->stream_gone) {
         send_ack(up, CS_KVS_ACK_ERROR, true, f->timecode_ms, NULL, PM_ERR_STREAM_NOT_ACTIVE);
         up->failed = true;
     } else {
         send_ack(up, CS_KVS_ACK_ERROR, true, f->timecode_ms, NULL, PM_ERR_ARCHIVAL);
     }
-    frag_free(f);
+    if (f->lf != NULL) {
+        csi_live_frag_done(f->lf, NULL);
+    }
+    free(f);
     if (up->paused && up->waiting <= PM_MAX_WAITING && !up->failed && !up->closed) {
         up->paused = false;
         cs_http_stream_pause_body(up->s, false);
@@ -366,50 +365,57 @@ static cs_status on_fragment_begin(void *ctx, const cs_media_fragment *mf)
     struct upload *up = ctx;
     struct frag *f;
     const uint8_t *hdr;
+    uint8_t *prefix;
     size_t hdr_len = 0, tags_len = 0;
+    cs_mkv_tag tags[16];
+    size_t n = mf->tag_count < 16 ? mf->tag_count : 16;
+    cs_mkv_writer w;
+    cs_status st;
     frag_free(up->cur);
     up->cur = NULL;
-    f = calloc(1, sizeof(*f));
-    if (f == NULL) {
+    hdr = cs_media_header(up->m, &hdr_len);
+    if (hdr == NULL) {
         return CS_E_NOMEM;
+    }
+    /* The prefix of the stored object: the session's stream header, then the producer's tags. */
+    for (size_t i = 0; i < n; i++) {
+        tags[i] = (cs_mkv_tag){mf->tags[i].name, mf->tags[i].name_len, mf->tags[i].value,
+                               mf->tags[i].value_len};
+    }
+    if (n > 0) {
+        cs_mkv_writer_init(&w, NULL, 0);
+        cs_mkv_put_tags(&w, tags, n);
+        if (cs_mkv_writer_finish(&w, &tags_len) != CS_OK) {
+            tags_len = 0;
+        }
+    }
+    prefix = malloc(hdr_len + tags_len + 1);
+    f = calloc(1, sizeof(*f));
+    if (prefix == NULL || f == NULL) {
+        free(prefix);
+        free(f);
+        return CS_E_NOMEM;
+    }
+    memcpy(prefix, hdr, hdr_len);
+    if (tags_len > 0) {
+        cs_mkv_writer_init(&w, prefix + hdr_len, tags_len);
+        cs_mkv_put_tags(&w, tags, n);
+        if (cs_mkv_writer_finish(&w, NULL) != CS_OK) {
+            tags_len = 0;
+        }
     }
     f->up = up;
     f->timecode_ms = mf->timecode_ms;
     f->producer_ms = mf->producer_timestamp_ms;
-    hdr = cs_media_header(up->m, &hdr_len);
-    if (hdr == NULL || !frag_append(f, hdr, hdr_len)) {
-        frag_free(f);
-        return CS_E_NOMEM;
-    }
-    if (mf->tag_count > 0) {
-        cs_mkv_tag tags[16];
-        size_t n = mf->tag_count < 16 ? mf->tag_count : 16;
-        cs_mkv_writer w;
-        for (size_t i = 0; i < n; i++) {
-            tags[i] = (cs_mkv_tag){mf->tags[i].name, mf->tags[i].name_len, mf->tags[i].value,
-                                   mf->tags[i].value_len};
-        }
-        cs_mkv_writer_init(&w, NULL, 0);
-        cs_mkv_put_tags(&w, tags, n);
-        if (cs_mkv_writer_finish(&w, &tags_len) == CS_OK && tags_len > 0) {
-            if (tags_len > f->cap - f->len) {
-                uint8_t *nb = realloc(f->buf, f->len + tags_len);
-                if (nb == NULL) {
-                    frag_free(f);
-                    return CS_E_NOMEM;
-                }
-                f->buf = nb;
-                f->cap = f->len + tags_len;
-            }
-            cs_mkv_writer_init(&w, f->buf + f->len, f->cap - f->len);
-            cs_mkv_put_tags(&w, tags, n);
-            if (cs_mkv_writer_finish(&w, &tags_len) == CS_OK) {
-                f->len += tags_len;
-            }
-        }
+    st = csi_live_frag_begin(up->pm->cfg.live, up->name, prefix, hdr_len + tags_len,
+                             (int64_t)f->producer_ms, &f->lf);
+    free(prefix);
+    if (st != CS_OK) {
+        free(f);
+        return st;
     }
     up->cur = f;
-    send_ack(up, CS_KVS_ACK_BUFFERING, true, f->timecode_ms, NULL, 0);
+    send_ack(up, CS_KVS_ACK_BUFFERING, true, f->timecode_ms, csi_live_frag_number(f->lf), 0);
     return CS_OK;
 }
 
@@ -421,7 +427,7 @@ static cs_status on_fragment_data(void *ctx, const cs_media_fragment *mf, const 
     if (up->cur == NULL) {
         return CS_OK;
     }
-    return frag_append(up->cur, data, len) ? CS_OK : CS_E_NOMEM;
+    return csi_live_frag_data(up->cur->lf, data, len);
 }
 
 static cs_status on_fragment_end(void *ctx, const cs_media_fragment *mf)
@@ -436,7 +442,9 @@ static cs_status on_fragment_end(void *ctx, const cs_media_fragment *mf)
     f->crc32c = mf->crc32c;
     f->duration_ms = mf->duration_ms;
     f->received_ns = cs_clock_monotonic_ns(up->pm->cfg.clock);
-    send_ack(up, CS_KVS_ACK_RECEIVED, true, f->timecode_ms, NULL, 0);
+    f->ended = true;
+    csi_live_frag_end(f->lf);
+    send_ack(up, CS_KVS_ACK_RECEIVED, true, f->timecode_ms, csi_live_frag_number(f->lf), 0);
     if (up->queue_tail) {
         up->queue_tail->next = f;
     } else {
@@ -494,9 +502,13 @@ static void lookup_job(void *arg)
     }
     if (s == CS_OK) {
         char h[17];
+        cs_index_fragment last;
         snprintf(up->name, sizeof(up->name), "%s", st.name);
         fnv_hex(st.arn, h);
         snprintf(up->key_prefix, sizeof(up->key_prefix), "streams/%s/fragments/", h);
+        if (cs_index_fragment_edge(cfg->index, up->name, true, &last) == CS_OK) {
+            snprintf(up->last_number, sizeof(up->last_number), "%s", last.number);
+        }
     }
     up->lookup_st = s;
 }
@@ -510,6 +522,11 @@ static void lookup_done(void *arg)
     up->job_running = false;
     if (up->closed) {
         settle(up);
+        return;
+    }
+    if (pm->draining) {
+        respond_error(up->s, 503, "ClientLimitExceededException", "The server is shutting down.");
+        up->phase = PH_DONE;
         return;
     }
     if (up->lookup_st == CS_E_NOTFOUND || up->lookup_st == CS_E_INVAL) {
@@ -529,7 +546,8 @@ static void lookup_done(void *arg)
     sink.fragment_data = on_fragment_data;
     sink.fragment_end = on_fragment_end;
     sink.error = on_media_error;
-    if (cs_media_create(&up->mcfg, &sink, &up->m) != CS_OK) {
+    if (csi_live_seed(pm->cfg.live, up->name, up->last_number) != CS_OK ||
+        cs_media_create(&up->mcfg, &sink, &up->m) != CS_OK) {
         respond_error(up->s, 500, "InternalFailure", "Out of memory.");
         up->phase = PH_DONE;
         return;
@@ -541,13 +559,15 @@ static void lookup_done(void *arg)
     }
     up->phase = PH_RUN;
     up->last_ack_ns = cs_clock_monotonic_ns(up->pm->cfg.clock);
-    /* One upload per stream: a newer connection takes over; the older one stops reading, lets
-     * its received fragments finish persisting, then ends its response. */
+    /* One upload per stream: a newer connection takes over; the older one stops reading, gets
+     * an ERROR ack (4000, no fragment: the server stopped reading this connection), lets its
+     * received fragments finish persisting, then ends its response. */
     for (struct upload *o = pm->uploads; o != NULL; o = o->next) {
         if (strcmp(o->name, up->name) == 0 && !o->superseded) {
             CS_LOG_INFO(pm->cfg.logger, MOD, "stream %s: a newer upload takes over", up->name);
             o->superseded = true;
             o->failed = true;
+            send_ack(o, CS_KVS_ACK_ERROR, false, 0, NULL, PM_ERR_READ);
             frag_free(o->cur);
             o->cur = NULL;
             if (!o->paused) {
@@ -716,6 +736,44 @@ cs_status csi_putmedia_add_route(const struct csi_putmedia_config *cfg, struct c
     }
     *out = pm;
     return CS_OK;
+}
+
+void csi_putmedia_drain(struct csi_putmedia *pm)
+{
+    struct upload *o, *next;
+    if (pm == NULL) {
+        return;
+    }
+    pm->draining = true;
+    for (o = pm->uploads; o != NULL; o = next) {
+        next = o->next;
+        if (o->phase != PH_RUN || o->finished || o->closed) {
+            continue;
+        }
+        if (!o->paused) {
+            o->paused = true;
+            cs_http_stream_pause_body(o->s, true);
+        }
+        /* As at the body's end: the fragment in progress ends at what arrived (the core keeps
+         * only whole blocks) and joins the received ones in the persist queue. */
+        if (!o->failed && !o->body_ended && o->m != NULL) {
+            cs_media_finish(o->m);
+        }
+        o->body_ended = true;
+        settle(o);
+    }
+}
+
+size_t csi_putmedia_active(const struct csi_putmedia *pm)
+{
+    size_t n = 0;
+    if (pm == NULL) {
+        return 0;
+    }
+    for (const struct upload *o = pm->uploads; o != NULL; o = o->next) {
+        n += !o->finished && !o->closed;
+    }
+    return n;
 }
 
 void csi_putmedia_destroy(struct csi_putmedia **ppm)

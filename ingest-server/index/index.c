@@ -878,9 +878,21 @@ static cs_status frag_insert_tx(cs_index *ix, sqlite3 *db, const char *stream_na
     int64_t id = 0;
     int64_t gen_ms = f->server_ms;
     int64_t gen_seq = 0;
+    int64_t res_ms = -1, res_seq = -1; /* a number reserved by the caller */
     int rc;
     cs_status st;
     *existed = false;
+    if (strlen(f->number) == CS_INDEX_FRAGMENT_NUMBER_SIZE - 1 && f->number[0] == '9' &&
+        f->number[1] == '1' &&
+        strspn(f->number, "0123456789") == CS_INDEX_FRAGMENT_NUMBER_SIZE - 1) {
+        char a[21], b[26];
+        memcpy(a, f->number + 2, 20);
+        a[20] = '\0';
+        memcpy(b, f->number + 22, 25);
+        b[25] = '\0';
+        res_ms = (int64_t)strtoull(a, NULL, 10);
+        res_seq = (int64_t)strtoull(b, NULL, 10);
+    }
     st = resolve(ix, db, stream_name, NULL, &id, NULL);
     if (st != CS_OK) {
         goto tx;
@@ -908,10 +920,16 @@ static cs_status frag_insert_tx(cs_index *ix, sqlite3 *db, const char *stream_na
     if (rc == SQLITE_ROW) {
         int64_t last_ms = sqlite3_column_int64(q, 0);
         int64_t last_seq = sqlite3_column_int64(q, 1);
-        if (gen_ms <= last_ms) {
+        if (res_ms > last_ms || (res_ms == last_ms && res_seq > last_seq)) {
+            gen_ms = res_ms; /* the reserved number keeps the order: take it */
+            gen_seq = res_seq;
+        } else if (gen_ms <= last_ms) {
             gen_ms = last_ms;
             gen_seq = last_seq + 1;
         }
+    } else if (rc == SQLITE_DONE && res_ms >= 0) {
+        gen_ms = res_ms;
+        gen_seq = res_seq;
     } else if (rc != SQLITE_DONE) {
         st = log_rc(ix, db, rc, "fragment generator");
         goto tx;

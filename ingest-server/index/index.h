@@ -215,10 +215,12 @@ typedef struct cs_index_fragment {
 /**
  * @brief Records a stored fragment, exactly once: if the stream already has a fragment with the
  * same producer_ms, size and checksum, nothing is inserted, `*existed` is set and `frag` is
- * filled from that row. Otherwise a new fragment number is generated (see INDEX.md), server_ms is
- * set from the clock when 0, and the row is committed durably before the call returns.
- * @param[in,out] frag  producer_ms, duration_ms, size, object_key, checksum in; number (and
- *                      server_ms) out
+ * filled from that row. Otherwise the fragment gets the number the caller reserved in
+ * frag->number (the generator's 47-digit form) when that is above the stream's last number, else
+ * a new one (see INDEX.md); server_ms is set from the clock when 0, and the row is committed
+ * durably before the call returns.
+ * @param[in,out] frag  producer_ms, duration_ms, size, object_key, checksum in; number: reserved
+ *                      in ("" none), the stored one out; server_ms in (0: now) and out
  * @param[out] existed  may be NULL
  * @return CS_OK, CS_E_NOTFOUND (no such stream), CS_E_INVAL, CS_E_IO
  */

@@ -759,6 +759,9 @@ static void live_detached(void *ctx, enum csi_live_why why, const char *after)
     switch (why) {
     case CSI_LIVE_SLOW:
         /* Behind: read the store at its own pace (fetches wait for the queue to drain). */
+        CS_LOG_INFO(g->rt->m->logger, MOD,
+                    "%s: live consumer behind (%zu bytes queued): reading from the store",
+                    g->stream, cs_http_stream_write_pending(s));
         cs_http_stream_want_writable(s);
         break;
     case CSI_LIVE_RECHECK:

@@ -116,7 +116,6 @@ CS_API void cs_api_drain(cs_api *api);
 /** @brief Uploads and GetMedia responses not yet finished (loop thread). */
 CS_API size_t cs_api_active(const cs_api *api);
 
-
 #ifdef __cplusplus
 }
 #endif

@@ -31,7 +31,7 @@ struct csi_api_media {
     const cs_clock *clock;
     uint32_t max_ms;
     uint32_t idle_ms;
-    uint32_t poll_ms;       /* a quiet live consumer re-reads the index this often */
+    uint32_t poll_ms;      /* a quiet live consumer re-reads the index this often */
     struct csi_live *live; /* the live hub (live.h) */
     struct csi_gm_route routes[3];
 };

@@ -21,6 +21,8 @@
 int csi_sha256_start(mbedtls_sha256_context *c);
 int csi_sha256_update(mbedtls_sha256_context *c, const void *p, size_t n);
 int csi_sha256_finish(mbedtls_sha256_context *c, uint8_t out[CS_SHA256_SIZE]);
+/* One-shot SHA-256 with SHA-NI (sha256_x86.c); false: not on this CPU, use mbedTLS. */
+bool csi_sha256_x86(const void *data, size_t len, uint8_t out[CS_SHA256_SIZE]);
 
 /* HMAC-SHA256 without the heap (mbedtls_md_hmac allocates its context). The key is the
  * concatenation of two parts so "AWS4" + secret needs no copy. */

@@ -134,6 +134,9 @@ cs_status cs_sha256(const void *data, size_t len, uint8_t out[CS_SHA256_SIZE])
     if (out == NULL || (data == NULL && len > 0)) {
         return CS_E_INVAL;
     }
+    if (csi_sha256_x86(data, len, out)) {
+        return CS_OK; /* SHA-NI */
+    }
     err = csi_sha256_start(&c);
     err = err ? err : csi_sha256_update(&c, data, len);
     if (err != 0) {

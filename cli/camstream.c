@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "camstream/consumer.h"
+#include "put.h"
+#include "records.h"
 
 #define BODY_CAP (256u * 1024u)
 
@@ -51,6 +53,12 @@ static void usage(FILE *to)
         "                                        the stream as one Matroska file (- = stdout),\n"
         "                                        with a status line on stderr\n"
         "  tail NAME [--start S]                 print fragments and frames as they arrive\n"
+        "  put FILE --stream NAME [--fast] [--create] [--progress]\n"
+        "                                        stream an MKV/MP4 or raw H.264/H.265 file with\n"
+        "                                        the producer SDK, in real time or --fast; exit 0\n"
+        "                                        only when every frame was PERSISTED (put --help)\n"
+        "  records put|get|tail|streams ...      record streams (Kinesis Data Streams API):\n"
+        "                                        see camstream records --help\n"
         "\n"
         "S: now (default), earliest, fragment:NUMBER, after:TOKEN, server:EPOCH_MS,\n"
         "   producer:EPOCH_MS\n"
@@ -360,7 +368,14 @@ static int read_media(cs_consumer_config *cfg, int argc, char **argv, bool tail)
         size_t n;
         cs_status st = cs_consumer_next(c, 200, &ev);
         if (st == CS_E_TIMEOUT) {
-            continue;
+            if (status_line && mono_s() - last_status > 0.5) {
+                double el = mono_s() - t0;
+                last_status = mono_s();
+                fprintf(stderr, "\r%llu fragments, %.1f MB, %.0f kbit/s, %lld ms behind now   ",
+                        (unsigned long long)frags, (double)bytes / 1e6,
+                        el > 0 ? (double)bytes * 8 / el / 1000 : 0.0, (long long)behind);
+            }
+            continue; /* quiet: the status line still shows the latest counts */
         }
         if (st != CS_OK) {
             rc = fail("reading stopped: %s (%s)", cs_consumer_error(c), cs_status_str(st));
@@ -475,6 +490,12 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[i], "tail") == 0) {
         return read_media(&cfg, argc - i - 1, argv + i + 1, true);
+    }
+    if (strcmp(argv[i], "records") == 0) {
+        return cli_records(cfg.endpoint, cfg.region, argc - i - 1, argv + i + 1);
+    }
+    if (strcmp(argv[i], "put") == 0) {
+        return cli_put(cfg.endpoint, cfg.region, argc - i - 1, argv + i + 1, &stop_flag);
     }
     if (strcmp(argv[i], "help") == 0) {
         usage(stdout);

@@ -7,6 +7,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -57,7 +58,9 @@ struct options {
     const char *s3_region;
     bool s3_create_bucket;
     uint32_t retention_interval_s;
+    uint32_t shutdown_timeout_s; /* --shutdown-timeout: how long SIGTERM waits for the drain */
     bool recovery_size_only;
+    csi_kds_limit_conf kds_limits; /* --kds-shard-limits (docs/record-streams.md) */
 };
 
 static void usage(FILE *f)
@@ -89,8 +92,9 @@ static void usage(FILE *f)
         "  --no-auth                the same as --auth none\n"
         "  --log-level LEVEL        error, warn, info, debug, trace or 0..5 (default warn)\n"
         "  --getmedia-max-seconds N   end every GetMedia response after N s (default 0: never)\n"
-        "  --workers N              threads for storage and index work (default 16; fragments\n"
-        "                           persist in parallel and share index commits)\n"
+        "  --workers N              threads that persist fragments (default 16; fragments\n"
+        "                           persist in parallel and share index commits); 8 more\n"
+        "                           serve the control plane, stream lookups and reads\n"
         "  --getmedia-idle-seconds N  end a GetMedia response when no new fragment came for N s\n"
         "                           (default 0: never; the service streams until the client\n"
         "                           leaves)\n"
@@ -105,6 +109,13 @@ static void usage(FILE *f)
         "  --retention-interval N   run the retention sweeper every N s (default 60)\n"
         "  --recovery-check checksum|size  what startup recovery verifies of each stored\n"
         "                           fragment (default checksum: reads every object once)\n"
+        "  --kds-shard-limits SPEC  per-shard limits of record streams without their own\n"
+        "                           'camstream:shard-limits' tag: off (default), service (1000\n"
+        "                           records/s, 1 MiB/s in, 5 GetRecords/s), or\n"
+        "                           records=N,bytes=N,getrecords=N\n"
+        "  --shutdown-timeout N     on SIGTERM/SIGINT wait up to N s (default 10) for uploads to\n"
+        "                           persist their last fragment and responses to end; a second\n"
+        "                           signal exits at once\n"
         "  --metrics-auth TOKEN     GET /metrics wants 'Authorization: Bearer TOKEN' (default:\n"
         "                           open, like most exporters)\n"
         "  --config FILE            read settings from FILE first: 'key = value' lines, keys\n"
@@ -297,6 +308,46 @@ static int load_auth_file(const char *path, struct csi_authfile *af, const cs_ap
     return 0;
 }
 
+/* One server per data directory: a second one would run startup recovery on the first one's
+ * files (deleting objects it is about to index). An fcntl lock on DATA_DIR/LOCK, held until the
+ * process ends (also by kill -9), with the holder's pid in the file for the message. */
+static int lock_data_dir(const char *dir)
+{
+    char path[4096], pid[32];
+    struct flock fl;
+    int fd;
+    ssize_t n;
+    if ((size_t)snprintf(path, sizeof(path), "%s/LOCK", dir) >= sizeof(path)) {
+        fprintf(stderr, "camstream-ingest: --data-dir is too long\n");
+        return -1;
+    }
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        fprintf(stderr, "camstream-ingest: cannot open %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    memset(&fl, 0, sizeof(fl));
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (fcntl(fd, F_SETLK, &fl) != 0) {
+        n = pread(fd, pid, sizeof(pid) - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        fprintf(stderr,
+                "camstream-ingest: the data directory %s is in use by another "
+                "camstream-ingest%s%s%s\n"
+                "  stop that server first, or pass another --data-dir\n",
+                dir, pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
+        close(fd);
+        return -1;
+    }
+    n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+        /* The lock holds without the pid; only the message loses it. */
+    }
+    return 0; /* fd stays open: the lock lives as long as the process */
+}
+
 static int prepare_data_dir(const char *dir)
 {
     struct stat sb;
@@ -319,7 +370,42 @@ static int prepare_data_dir(const char *dir)
                 dir, strerror(errno));
         return -1;
     }
-    return 0;
+    return lock_data_dir(dir);
+}
+
+/* Graceful shutdown (docs/ingest-server.md "Stopping"): cs_http_server_shutdown() runs these on
+ * the loop thread. */
+struct drain_ctx {
+    cs_api *api;
+    size_t at_start; /* uploads and GetMedia responses open when the drain began */
+    size_t left;     /* ...still open at the last check */
+};
+
+static void drain_api(void *arg)
+{
+    struct drain_ctx *d = arg;
+    d->at_start = cs_api_active(d->api);
+    d->left = d->at_start;
+    cs_api_drain(d->api);
+}
+
+static bool api_idle(void *arg)
+{
+    struct drain_ctx *d = arg;
+    d->left = cs_api_active(d->api);
+    return d->left == 0;
+}
+
+/* A second SIGTERM/SIGINT during the drain: leave now (what was acked PERSISTED is durable). */
+static void second_signal(int sig)
+{
+    static const char msg[] = "camstream-ingest: second signal: exiting without finishing the "
+                              "shutdown\n";
+    (void)sig;
+    if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+        _exit(1);
+    }
+    _exit(1);
 }
 
 /* Record-stream retention, run by the sweeper thread after each sweep. */
@@ -363,6 +449,8 @@ int main(int argc, char **argv)
         O_CONFIG,
         O_AUTH_FILE,
         O_METRICS_AUTH,
+        O_KDS_LIMITS,
+        O_SHUTDOWN_TIMEOUT,
         O_HELP
     };
     static const struct option longopts[] = {
@@ -394,6 +482,8 @@ int main(int argc, char **argv)
         {"config", required_argument, NULL, O_CONFIG},
         {"auth-file", required_argument, NULL, O_AUTH_FILE},
         {"metrics-auth", required_argument, NULL, O_METRICS_AUTH},
+        {"kds-shard-limits", required_argument, NULL, O_KDS_LIMITS},
+        {"shutdown-timeout", required_argument, NULL, O_SHUTDOWN_TIMEOUT},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -402,6 +492,7 @@ int main(int argc, char **argv)
                         .data_dir = "./camstream-data",
                         .region = "us-west-2",
                         .workers = 16,
+                        .shutdown_timeout_s = 10,
                         .account_id = "123456789012",
                         .log_level = 2};
     cs_api_credential creds[MAX_CREDS];
@@ -580,6 +671,21 @@ int main(int argc, char **argv)
             }
             o.recovery_size_only = strcmp(optarg, "size") == 0;
             break;
+        case O_SHUTDOWN_TIMEOUT: {
+            char *end = NULL;
+            unsigned long v;
+            errno = 0;
+            v = strtoul(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || v > 3600u) {
+                fprintf(stderr,
+                        "camstream-ingest: --shutdown-timeout wants seconds from 0 to 3600, "
+                        "not '%s'\n",
+                        optarg);
+                return 2;
+            }
+            o.shutdown_timeout_s = (uint32_t)v;
+            break;
+        }
         case O_CONFIG:
             if (conf.path == NULL || strcmp(optarg, conf.path) != 0) {
                 fprintf(stderr, "camstream-ingest: give one --config FILE, spelled in full\n");
@@ -591,6 +697,15 @@ int main(int argc, char **argv)
             break;
         case O_METRICS_AUTH:
             o.metrics_auth = optarg;
+            break;
+        case O_KDS_LIMITS:
+            if (csi_kds_limits_parse(optarg, &o.kds_limits) != CS_OK) {
+                fprintf(stderr,
+                        "camstream-ingest: --kds-shard-limits takes 'off', 'service' or "
+                        "records=N,bytes=N,getrecords=N, not '%s'\n",
+                        optarg);
+                return 2;
+            }
             break;
         case O_HELP:
         case 'h':
@@ -733,6 +848,13 @@ int main(int argc, char **argv)
         kc.data_dir = o.data_dir;
         kc.db_path = db_path;
         kc.logger = &logger;
+        kc.limits = o.kds_limits;
+        if (getenv("CS_KDS_CLOCK_FILE") != NULL) {
+            /* tests: the record streams' time comes from a file (kds_limits.h) */
+            static csi_kds_file_clock kds_clock;
+            csi_kds_file_clock_init(&kds_clock, getenv("CS_KDS_CLOCK_FILE"));
+            kc.clock = &kds_clock.clock;
+        }
         st = csi_kds_store_open(&kc, &kds);
         if (st != CS_OK) {
             fprintf(stderr, "camstream-ingest: cannot open the record streams in %s: %s\n", db_path,
@@ -761,7 +883,8 @@ int main(int argc, char **argv)
     }
 
     cs_http_server_config_init(&hc);
-    hc.worker_threads = o.workers;
+    hc.worker_threads = 8;              /* control plane, lookups, GetMedia reads, records */
+    hc.bulk_worker_threads = o.workers; /* fragment persists (fsync-bound) */
     hc.bind_address = o.host;
     hc.port = o.port;
     hc.tls_cert_path = o.tls_cert;
@@ -819,7 +942,38 @@ int main(int argc, char **argv)
                 o.no_auth ? "off" : "on");
 
     if (sigwait(&sigs, &sig) == 0) {
-        CS_LOG_INFO(&logger, "main", "signal %d: shutting down", sig);
+        struct drain_ctx dc = {api, 0, 0};
+        struct sigaction sa;
+        uint64_t t0 = cs_clock_monotonic_ns(NULL);
+        unsigned long long ms;
+
+        CS_LOG_INFO(&logger, "main",
+                    "signal %d: shutting down (up to %u s; a second signal exits "
+                    "at once)",
+                    sig, (unsigned)o.shutdown_timeout_s);
+        /* The second signal: a handler, run by this thread only (the others keep both signals
+         * blocked), while it waits in cs_http_server_shutdown(). */
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = second_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
+        st = cs_http_server_shutdown(srv, drain_api, api_idle, &dc, o.shutdown_timeout_s * 1000u);
+        ms = (unsigned long long)((cs_clock_monotonic_ns(NULL) - t0) / 1000000u);
+        if (st == CS_OK) {
+            CS_LOG_INFO(&logger, "main",
+                        "shutdown: %zu uploads/GetMedia responses drained in "
+                        "%llu ms",
+                        dc.at_start, ms);
+        } else {
+            cs_http_server_stats hs;
+            cs_http_server_get_stats(srv, &hs);
+            CS_LOG_WARN(&logger, "main",
+                        "shutdown: timed out after %llu ms with %zu open "
+                        "(uploads/GetMedia responses; %llu connections): closing them",
+                        ms, dc.left, (unsigned long long)hs.connections_open);
+        }
     }
     rc = 0;
 out:

@@ -813,6 +813,9 @@ static cs_status write_frame(cs_stream *s, const cs_frame *f, size_t ti, cs_fram
         if (f->pts_ns > fi->last_ts) {
             fi->last_ts = f->pts_ns;
         }
+        if (f->pts_ns < fi->first_ts) {
+            fi->first_ts = f->pts_ns; /* B-frames of an open GOP: before their key frame */
+        }
     }
     if (!s->have_origin) {
         s->have_origin = true;

@@ -142,6 +142,11 @@ static void gst_camstream_src_set_property(GObject *obj, guint id, const GValue 
         G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, ps);
     }
     GST_OBJECT_UNLOCK(s);
+    if (id == PROP_START_SELECTOR) {
+        /* Before READY->PAUSED, which reads it: a live source does not preroll (set in start()
+         * it came too late, and a pipeline reading from NOW waited for a preroll forever). */
+        gst_base_src_set_live(GST_BASE_SRC(s), s->start == START_NOW);
+    }
 }
 
 static void gst_camstream_src_get_property(GObject *obj, guint id, GValue *v, GParamSpec *ps)
@@ -410,6 +415,7 @@ static void gst_camstream_src_init(GstCamstreamSrc *s)
     s->follow = TRUE;
     s->max_frame_bytes = 4u << 20;
     gst_base_src_set_format(GST_BASE_SRC(s), GST_FORMAT_BYTES);
+    gst_base_src_set_live(GST_BASE_SRC(s), TRUE); /* start-selector=now */
 }
 
 static gboolean plugin_init(GstPlugin *plugin)

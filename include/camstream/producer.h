@@ -414,7 +414,11 @@ typedef struct cs_frame {
     size_t size;
     uint64_t pts_ns;      /**< presentation time (ABSOLUTE: wall-clock based, e.g. the
                                capture time since the epoch) */
-    uint64_t dts_ns;      /**< decode time (the order frames are put in); 0: pts */
+    uint64_t dts_ns;      /**< decode time (the order frames are put in); 0: pts. It must
+                               not go back on a track. With B-frames give it: their PTS go
+                               back (stored as is: a block may show up to 32.768 s before its
+                               fragment's key frame, whose PTS is the fragment's timecode), and
+                               without a DTS that counts as going backwards (CS_E_INVAL) */
     uint64_t duration_ns; /**< 0: unknown */
     uint32_t flags;       /**< CS_FRAME_* */
     uint64_t track;       /**< a TrackNumber; 0: the first track */

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "kds_sub.h"
 #include "metrics.h"
 #include "live.h"
 #include "putmedia.h"
@@ -1240,6 +1241,9 @@ void cs_api_drain(cs_api *api)
 {
     csi_putmedia_drain(api->putmedia);
     csi_live_drain(api->media.live);
+    if (api->kds_store != NULL) {
+        csi_kds_sub_drain(); /* SubscribeToShard responses end (kds_subscribe.c) */
+    }
 }
 
 size_t cs_api_active(const cs_api *api)

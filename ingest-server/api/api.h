@@ -106,10 +106,11 @@ CS_API cs_status cs_api_add_routes(cs_api *api, cs_http_server *srv);
 CS_API void cs_api_destroy(cs_api **api);
 
 /**
- * @brief Graceful shutdown, loop thread only: every PutMedia upload stops reading its body, its
- * fragment in progress ends where the body stopped (as at the body's end) and is persisted with
- * the ones already received; each response ends after its last ack (PERSISTED or ERROR). Live
- * GetMedia responses end at the next fragment boundary. Idempotent.
+ * @brief Graceful shutdown, loop thread only: every PutMedia upload stops reading its body at
+ * the next fragment boundary (one in the middle of a fragment reads until that fragment ends, so
+ * no fragment is stored cut short), its received fragments are persisted, and its response ends
+ * after their last ack (PERSISTED or ERROR). Live GetMedia responses end at the next fragment
+ * boundary; new uploads are refused with 503. Idempotent.
  */
 CS_API void cs_api_drain(cs_api *api);
 

@@ -13,7 +13,11 @@
 
 #include "api_int.h"
 #include "kds_cbor.h"
+#include "kds_fastjson.h"
+#include "kds_scale.h"
+#include "kds_lease.h"
 #include "kds_store.h"
+#include "kds_sub.h"
 
 #define MOD "kds"
 #define TARGET_PREFIX "Kinesis_20131202."
@@ -38,6 +42,7 @@ struct kreq {
     size_t len, cap;
     const cs_api_credential *key;
     bool in_flight, closed;
+    char changed[CSI_KDS_MAX_STREAM_NAME + 1]; /* a write op succeeded: wake its subscriptions */
     /* result */
     int status;
     const char *error_type;
@@ -229,7 +234,8 @@ static json_t *describe(struct kreq *r, const char *name, bool summary, json_t *
                   "EncryptionType", "NONE");
     if (summary) {
         json_object_set_new(d, "OpenShardCount", json_integer(s.open_shards));
-        json_object_set_new(d, "ConsumerCount", json_integer(0));
+        json_object_set_new(d, "ConsumerCount",
+                            json_integer(csi_kds_consumer_count(r->store, name)));
         free(sh);
         return json_pack("{s:o}", "StreamDescriptionSummary", d);
     } else {
@@ -371,6 +377,60 @@ static json_t *op_list_shards(struct kreq *r, json_t *in, const char *name)
     return out;
 }
 
+/* GetRecords and PutRecord(s) in JSON: the answer is written straight into one buffer (jansson
+ * would build a tree of ~4-6 nodes per record first: most of the time of a 500-record put or a
+ * 10,000-record read). */
+struct jbuf {
+    char *p;
+    size_t n, cap;
+    bool oom;
+};
+
+static void jb_put(struct jbuf *b, const char *d, size_t n)
+{
+    if (b->oom) {
+        return;
+    }
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = (b->n + n + 1) * 2;
+        char *np = realloc(b->p, cap);
+        if (np == NULL) {
+            b->oom = true;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, d, n);
+    b->n += n;
+}
+
+#define jb_lit(b, lit) jb_put((b), (lit), sizeof(lit) - 1)
+
+/* A JSON string: quotes, backslashes and control characters escaped; UTF-8 passed through. */
+static void jb_str(struct jbuf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t start = 0;
+    jb_put(b, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\' || c < 0x20) {
+            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            jb_put(b, s + start, i - start);
+            if (c == '"' || c == '\\') {
+                char q[2] = {'\\', (char)c};
+                jb_put(b, q, 2);
+            } else {
+                jb_put(b, e, 6);
+            }
+            start = i + 1;
+        }
+    }
+    jb_put(b, s + start, n - start);
+    jb_put(b, "\"", 1);
+}
+
 /* Decodes one record of PutRecord(s) into `p`; the data buffer is malloc()ed into *data. */
 static bool record_in(struct kreq *r, json_t *rec, csi_kds_put *p, uint8_t **data)
 {
@@ -407,15 +467,137 @@ static bool record_in(struct kreq *r, json_t *rec, csi_kds_put *p, uint8_t **dat
     return true;
 }
 
+/* The put's answer in JSON, written by hand (the same members, in the same order, as the json_pack
+ * calls of put_answer_tree). */
+static void put_answer_json(struct jbuf *b, const char *name, size_t n, bool single,
+                            const csi_kds_put_result *res)
+{
+    char id[CSI_KDS_SHARD_ID_LEN + 1], num[24];
+    size_t failed = 0;
+    if (single) {
+        csi_kds_shard_id(res[0].shard, id);
+        jb_lit(b, "{\"ShardId\":\"");
+        jb_put(b, id, strlen(id));
+        jb_lit(b, "\",\"SequenceNumber\":\"");
+        jb_put(b, res[0].seq, strlen(res[0].seq));
+        jb_lit(b, "\",\"EncryptionType\":\"NONE\"}");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        failed += res[i].status != CS_OK;
+    }
+    jb_lit(b, "{\"FailedRecordCount\":");
+    jb_put(b, num, (size_t)snprintf(num, sizeof(num), "%zu", failed));
+    jb_lit(b, ",\"Records\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0) {
+            jb_lit(b, ",");
+        }
+        if (res[i].status == CS_OK) {
+            csi_kds_shard_id(res[i].shard, id);
+            jb_lit(b, "{\"SequenceNumber\":\"");
+            jb_put(b, res[i].seq, CSI_KDS_SEQ_LEN);
+            jb_lit(b, "\",\"ShardId\":\"");
+            jb_put(b, id, CSI_KDS_SHARD_ID_LEN);
+            jb_lit(b, "\"}");
+        } else {
+            char msg[512];
+            const char *code = E_INTERNAL, *m = cs_status_str(res[i].status);
+            if (res[i].status == CS_E_LIMIT) {
+                code = CSI_KDS_E_THROUGHPUT;
+                csi_kds_throughput_message(name, res[i].shard, msg, sizeof(msg));
+                m = msg;
+            }
+            jb_lit(b, "{\"ErrorCode\":");
+            jb_str(b, code, strlen(code));
+            jb_lit(b, ",\"ErrorMessage\":");
+            jb_str(b, m, strlen(m));
+            jb_lit(b, "}");
+        }
+    }
+    jb_lit(b, "],\"EncryptionType\":\"NONE\"}");
+}
+
+/* The put's answer as a tree (CBOR requests). */
+static json_t *put_answer_tree(const char *name, size_t n, bool single,
+                               const csi_kds_put_result *res)
+{
+    char id[CSI_KDS_SHARD_ID_LEN + 1];
+    json_t *arr;
+    size_t failed = 0;
+    if (single) {
+        csi_kds_shard_id(res[0].shard, id);
+        return json_pack("{s:s,s:s,s:s}", "ShardId", id, "SequenceNumber", res[0].seq,
+                         "EncryptionType", "NONE");
+    }
+    arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        if (res[i].status == CS_OK) {
+            csi_kds_shard_id(res[i].shard, id);
+            json_array_append_new(
+                arr, json_pack("{s:s,s:s}", "SequenceNumber", res[i].seq, "ShardId", id));
+        } else if (res[i].status == CS_E_LIMIT) {
+            char msg[512];
+            failed++;
+            csi_kds_throughput_message(name, res[i].shard, msg, sizeof(msg));
+            json_array_append_new(arr, json_pack("{s:s,s:s}", "ErrorCode", CSI_KDS_E_THROUGHPUT,
+                                                 "ErrorMessage", msg));
+        } else {
+            failed++;
+            json_array_append_new(arr, json_pack("{s:s,s:s}", "ErrorCode", E_INTERNAL,
+                                                 "ErrorMessage", cs_status_str(res[i].status)));
+        }
+    }
+    return json_pack("{s:i,s:o,s:s}", "FailedRecordCount", (json_int_t)failed, "Records", arr,
+                     "EncryptionType", "NONE");
+}
+
+/* Stores `n` decoded records and makes the answer: a tree (CBOR), or, in JSON, the body in r->out
+ * and json_null(). NULL: failed (r holds the error). */
+static json_t *put_decoded(struct kreq *r, const csi_kds_put *p, size_t n, const char *name,
+                           bool single)
+{
+    csi_kds_put_result *res = malloc(n * sizeof(*res));
+    json_t *out = NULL;
+    cs_status st;
+    if (res == NULL) {
+        kfail(r, 500, E_INTERNAL, "Out of memory.");
+        return NULL;
+    }
+    st = csi_kds_store_put(r->store, name, p, n, res);
+    if (st != CS_OK) {
+        fail_st(r, st, "Stream", name);
+    } else if (single && res[0].status == CS_E_LIMIT) {
+        csi_kds_throughput_message(name, res[0].shard, r->message, sizeof(r->message));
+        r->status = 400;
+        r->error_type = CSI_KDS_E_THROUGHPUT;
+    } else if (single && res[0].status != CS_OK) {
+        kfail(r, 500, E_INTERNAL, "The record could not be stored (%s).",
+              cs_status_str(res[0].status));
+    } else if (r->cbor) {
+        out = put_answer_tree(name, n, single, res);
+    } else {
+        struct jbuf jb = {0};
+        put_answer_json(&jb, name, n, single, res);
+        if (jb.oom) {
+            free(jb.p); /* run_op: "Out of memory." */
+        } else {
+            r->out = (uint8_t *)jb.p;
+            r->out_len = jb.n;
+            out = json_null(); /* the body is ready */
+        }
+    }
+    free(res);
+    return out;
+}
+
 static json_t *put(struct kreq *r, json_t *records, const char *name, bool single)
 {
     size_t n = json_array_size(records);
     csi_kds_put *p = calloc(n ? n : 1, sizeof(*p));
     uint8_t **bufs = calloc(n ? n : 1, sizeof(*bufs));
-    csi_kds_put_result *res = calloc(n ? n : 1, sizeof(*res));
     json_t *out = NULL;
-    cs_status st;
-    if (p == NULL || bufs == NULL || res == NULL) {
+    if (p == NULL || bufs == NULL) {
         kfail(r, 500, E_INTERNAL, "Out of memory.");
         goto done;
     }
@@ -428,46 +610,13 @@ static json_t *put(struct kreq *r, json_t *records, const char *name, bool singl
             goto done;
         }
     }
-    st = csi_kds_store_put(r->store, name, p, n, res);
-    if (st != CS_OK) {
-        fail_st(r, st, "Stream", name);
-        goto done;
-    }
-    if (single) {
-        char id[CSI_KDS_SHARD_ID_LEN + 1];
-        if (res[0].status != CS_OK) {
-            kfail(r, 500, E_INTERNAL, "The record could not be stored (%s).",
-                  cs_status_str(res[0].status));
-            goto done;
-        }
-        csi_kds_shard_id(res[0].shard, id);
-        out = json_pack("{s:s,s:s,s:s}", "ShardId", id, "SequenceNumber", res[0].seq,
-                        "EncryptionType", "NONE");
-    } else {
-        json_t *arr = json_array();
-        size_t failed = 0;
-        for (size_t i = 0; i < n; i++) {
-            char id[CSI_KDS_SHARD_ID_LEN + 1];
-            if (res[i].status == CS_OK) {
-                csi_kds_shard_id(res[i].shard, id);
-                json_array_append_new(
-                    arr, json_pack("{s:s,s:s}", "SequenceNumber", res[i].seq, "ShardId", id));
-            } else {
-                failed++;
-                json_array_append_new(arr, json_pack("{s:s,s:s}", "ErrorCode", E_INTERNAL,
-                                                     "ErrorMessage", cs_status_str(res[i].status)));
-            }
-        }
-        out = json_pack("{s:i,s:o,s:s}", "FailedRecordCount", (json_int_t)failed, "Records", arr,
-                        "EncryptionType", "NONE");
-    }
+    out = put_decoded(r, p, n, name, single);
 done:
     for (size_t i = 0; bufs != NULL && i < n; i++) {
         free(bufs[i]);
     }
     free(bufs);
     free(p);
-    free(res);
     return out;
 }
 
@@ -556,70 +705,44 @@ static bool on_record(void *ctx, const csi_kds_record *rec)
     return true;
 }
 
-/* GetRecords in JSON: the records are written straight into one buffer (jansson would build a
- * tree of ~6 nodes per record first: most of the time of a 10,000-record read). */
-struct jbuf {
-    char *p;
-    size_t n, cap;
-    bool oom;
-};
-
-static void jb_put(struct jbuf *b, const char *d, size_t n)
-{
-    if (b->oom) {
-        return;
-    }
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = (b->n + n + 1) * 2;
-        char *np = realloc(b->p, cap);
-        if (np == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, d, n);
-    b->n += n;
-}
-
-#define jb_lit(b, lit) jb_put((b), (lit), sizeof(lit) - 1)
-
-/* A JSON string: quotes, backslashes and control characters escaped; UTF-8 passed through. */
-static void jb_str(struct jbuf *b, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t start = 0;
-    jb_put(b, "\"", 1);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\' || c < 0x20) {
-            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            jb_put(b, s + start, i - start);
-            if (c == '"' || c == '\\') {
-                char q[2] = {'\\', (char)c};
-                jb_put(b, q, 2);
-            } else {
-                jb_put(b, e, 6);
-            }
-            start = i + 1;
-        }
-    }
-    jb_put(b, s + start, n - start);
-    jb_put(b, "\"", 1);
-}
-
 static bool on_record_raw(void *ctx, const csi_kds_record *rec)
 {
     struct jbuf *b = ctx;
-    char head[160];
+    char head[192];
     size_t b64 = csi_kds_base64_len(rec->len), hn;
-    hn = (size_t)snprintf(head, sizeof(head),
-                          "%s{\"SequenceNumber\":\"%s\",\"ApproximateArrivalTimestamp\":%llu.%03u,"
-                          "\"Data\":\"",
-                          b->n > 12 ? "," : "", rec->seq,
-                          (unsigned long long)(rec->arrival_ms / 1000),
-                          (unsigned)(rec->arrival_ms % 1000));
+    /* %s{"SequenceNumber":"%s","ApproximateArrivalTimestamp":%llu.%03u,"Data":" by hand */
+    static const char k1[] = "{\"SequenceNumber\":\"", k2[] = "\",\"ApproximateArrivalTimestamp\":",
+                      k3[] = ",\"Data\":\"";
+    char digits[24];
+    size_t nd = 0, sl = strlen(rec->seq);
+    uint64_t secs = rec->arrival_ms / 1000;
+    unsigned ms = (unsigned)(rec->arrival_ms % 1000);
+    hn = 0;
+    if (b->n > 12) {
+        head[hn++] = ',';
+    }
+    memcpy(head + hn, k1, sizeof(k1) - 1);
+    hn += sizeof(k1) - 1;
+    if (sl > 64) {
+        sl = 64; /* never: sequence numbers are 56 digits */
+    }
+    memcpy(head + hn, rec->seq, sl);
+    hn += sl;
+    memcpy(head + hn, k2, sizeof(k2) - 1);
+    hn += sizeof(k2) - 1;
+    do {
+        digits[nd++] = (char)('0' + secs % 10);
+        secs /= 10;
+    } while (secs > 0);
+    while (nd > 0) {
+        head[hn++] = digits[--nd];
+    }
+    head[hn++] = '.';
+    head[hn++] = (char)('0' + ms / 100);
+    head[hn++] = (char)('0' + ms / 10 % 10);
+    head[hn++] = (char)('0' + ms % 10);
+    memcpy(head + hn, k3, sizeof(k3) - 1);
+    hn += sizeof(k3) - 1;
     jb_put(b, head, hn);
     if (!b->oom && b->n + b64 + 1 > b->cap) {
         size_t cap = (b->n + b64 + 1) * 2;
@@ -660,16 +783,29 @@ static json_t *op_get_records(struct kreq *r, json_t *in, const char *name)
     struct jbuf jb = {0};
     if (r->cbor) {
         recs = json_array();
-        st = csi_kds_store_get(r->store, it, limit > 0 ? (size_t)limit : 10000, on_record, recs,
-                               &res);
+        st = csi_kds_store_get_limited(r->store, it, limit > 0 ? (size_t)limit : 10000, on_record,
+                                       recs, &res);
     } else {
         recs = NULL;
         jb_lit(&jb, "{\"Records\":[");
-        st = csi_kds_store_get(r->store, it, limit > 0 ? (size_t)limit : 10000, on_record_raw, &jb,
-                               &res);
+        st = csi_kds_store_get_limited(r->store, it, limit > 0 ? (size_t)limit : 10000,
+                                       on_record_raw, &jb, &res);
         if (st == CS_OK && jb.oom) {
             st = CS_E_NOMEM;
         }
+    }
+    if (st == CS_E_LIMIT) {
+        csi_kds_iterator pos;
+        json_decref(recs);
+        free(jb.p);
+        if (csi_kds_store_iterator_position(r->store, it, &pos) != CS_OK) {
+            pos.stream[0] = '\0';
+            pos.shard = 0;
+        }
+        csi_kds_throughput_message(pos.stream, pos.shard, r->message, sizeof(r->message));
+        r->status = 400;
+        r->error_type = CSI_KDS_E_THROUGHPUT;
+        return NULL;
     }
     if (st != CS_OK) {
         json_decref(recs);
@@ -830,6 +966,14 @@ static json_t *op_add_tags(struct kreq *r, json_t *in, const char *name)
         }
         snprintf(t[n].key, sizeof(t[n].key), "%s", k);
         snprintf(t[n].value, sizeof(t[n].value), "%s", json_string_value(v));
+        if (strcmp(k, CSI_KDS_LIMITS_TAG) == 0) {
+            csi_kds_limit_conf c;
+            if (csi_kds_limits_parse(t[n].value, &c) != CS_OK) {
+                kfail(r, 400, E_ARG, "Tag %s: 'off', 'service' or records=N,bytes=N,getrecords=N.",
+                      k);
+                return NULL;
+            }
+        }
         n++;
     }
     st = csi_kds_meta_tag(csi_kds_store_meta(r->store), name, t, n);
@@ -837,6 +981,7 @@ static json_t *op_add_tags(struct kreq *r, json_t *in, const char *name)
         fail_st(r, st, "Stream", name);
         return NULL;
     }
+    csi_kds_store_limits_changed(r->store, name); /* the limits tag may have changed */
     return json_object();
 }
 
@@ -862,6 +1007,7 @@ static json_t *op_remove_tags(struct kreq *r, json_t *in, const char *name)
         fail_st(r, st, "Stream", name);
         return NULL;
     }
+    csi_kds_store_limits_changed(r->store, name); /* the limits tag may have gone */
     return json_object();
 }
 
@@ -883,14 +1029,46 @@ static json_t *op_list_tags(struct kreq *r, json_t *in, const char *name)
     return json_pack("{s:o,s:b}", "Tags", arr, "HasMoreTags", false);
 }
 
+/* DescribeLimits and UpdateShardCount: kds_scale.c. */
 static json_t *op_describe_limits(struct kreq *r, json_t *in, const char *name)
 {
-    (void)r;
+    struct csi_kds_scale_err e;
+    json_t *out;
     (void)in;
+    if (name != NULL && !csi_api_key_allows(r->key, CS_API_READ, name)) {
+        kfail(r, 400, E_DENIED, "The access key may not read %s.", name);
+        return NULL;
+    }
+    out = csi_kds_describe_limits(r->store, name, &e);
+    if (out == NULL) {
+        kfail(r, e.status, e.type, "%s", e.message);
+    }
+    return out;
+}
+
+static json_t *op_update_shard_count(struct kreq *r, json_t *in, const char *name)
+{
+    struct csi_kds_scale_err e;
+    char a[512];
+    json_t *out;
+    arn(region_of(r->api), name, a, sizeof(a));
+    out = csi_kds_update_shard_count(r->store, in, name, a, &e);
+    if (out == NULL) {
+        kfail(r, e.status, e.type, "%s", e.message);
+    }
+    return out;
+}
+
+/* The stream consumers: kds_subscribe.c (which checks the key's rights itself). */
+static json_t *op_consumer(struct kreq *r, json_t *in, const char *name)
+{
+    struct csi_kds_err e;
+    json_t *out = csi_kds_consumer_op(r->api, r->store, r->key, r->op, in, &e);
     (void)name;
-    return json_pack("{s:i,s:i,s:i,s:i}", "ShardLimit", (json_int_t)CSI_KDS_MAX_SHARDS,
-                     "OpenShardCount", (json_int_t)0, "OnDemandStreamCount", (json_int_t)0,
-                     "OnDemandStreamCountLimit", (json_int_t)50);
+    if (out == NULL) {
+        kfail(r, e.status, e.type, "%s", e.message);
+    }
+    return out;
 }
 
 static const struct kop {
@@ -912,13 +1090,63 @@ static const struct kop {
     {"DecreaseStreamRetentionPeriod", op_decrease, CS_API_WRITE},
     {"SplitShard", op_split, CS_API_WRITE},
     {"MergeShards", op_merge, CS_API_WRITE},
+    {"UpdateShardCount", op_update_shard_count, CS_API_WRITE},
     {"AddTagsToStream", op_add_tags, CS_API_WRITE},
     {"RemoveTagsFromStream", op_remove_tags, CS_API_WRITE},
     {"ListTagsForStream", op_list_tags, CS_API_READ},
     {"DescribeLimits", op_describe_limits, 0},
+    {"RegisterStreamConsumer", op_consumer, 0},
+    {"DeregisterStreamConsumer", op_consumer, 0},
+    {"DescribeStreamConsumer", op_consumer, 0},
+    {"ListStreamConsumers", op_consumer, 0},
 };
 
+/* Camstream_20261206.* (leases and checkpoints): kds_lease.c; r->op keeps the prefix. */
+static json_t *op_lease(struct kreq *r, json_t *in, const char *name)
+{
+    csi_kds_lease_error e;
+    json_t *out =
+        csi_kds_lease_run(r->store, r->op + strlen(CSI_KDS_LEASE_PREFIX), in, name, &e);
+    if (out == NULL && e.type != NULL) {
+        kfail(r, e.status, e.type, "%s", e.message);
+    }
+    return out;
+}
+
+static const struct kop lease_op = {"Lease", op_lease, CS_API_READ};
+
 /* ---- plumbing ------------------------------------------------------------------------------- */
+
+/* PutRecord(s) in JSON through kds_fastjson.c. false: not handled (the body is not of the clean
+ * shape, or the key may not write the stream): run_op takes the jansson path, which answers. */
+static bool fast_put(struct kreq *r, const struct kop *op)
+{
+    csi_kds_fast_put *fp = malloc(sizeof(*fp));
+    json_t *out;
+    if (fp == NULL) {
+        return false;
+    }
+    if (!csi_kds_fast_put_parse(r->body, r->len, op->fn == op_put_record, fp)) {
+        free(fp);
+        return false;
+    }
+    if (!csi_api_key_allows(r->key, op->rights, fp->name)) {
+        csi_kds_fast_put_free(fp);
+        free(fp);
+        return false;
+    }
+    out = put_decoded(r, fp->recs, fp->n, fp->name, op->fn == op_put_record);
+    if (out != NULL) {
+        snprintf(r->changed, sizeof(r->changed), "%s", fp->name);
+        r->status = 200;
+        json_decref(out);
+    } else if (r->error_type == NULL) {
+        kfail(r, 500, E_INTERNAL, "Out of memory.");
+    }
+    csi_kds_fast_put_free(fp);
+    free(fp);
+    return true;
+}
 
 static void run_op(struct kreq *r)
 {
@@ -931,9 +1159,16 @@ static void run_op(struct kreq *r)
             op = &kops[i];
         }
     }
+    if (op == NULL && strncmp(r->op, CSI_KDS_LEASE_PREFIX, strlen(CSI_KDS_LEASE_PREFIX)) == 0 &&
+        csi_kds_lease_is_op(r->op + strlen(CSI_KDS_LEASE_PREFIX))) {
+        op = &lease_op; /* camstream's lease operations (kds_lease.c) */
+    }
     if (op == NULL) {
         kfail(r, 400, "UnknownOperationException", "Unknown operation %s.", r->op);
         return;
+    }
+    if (!r->cbor && (op->fn == op_put_records || op->fn == op_put_record) && fast_put(r, op)) {
+        return; /* a clean PutRecord(s): no JSON tree (kds_fastjson.c) */
     }
     if (r->cbor) {
         if (csi_kds_cbor_to_json((const uint8_t *)r->body, r->len, &in, why, sizeof(why)) !=
@@ -968,6 +1203,9 @@ static void run_op(struct kreq *r)
         return;
     }
     out = op->fn(r, in, name);
+    if (out != NULL && (op->rights & CS_API_WRITE) && name != NULL) {
+        snprintf(r->changed, sizeof(r->changed), "%s", name); /* before `in` (name) goes */
+    }
     json_decref(in);
     if (out == NULL) {
         if (r->error_type == NULL) {
@@ -1047,6 +1285,9 @@ static void job_done(void *arg)
     if (!r->closed) {
         respond(r);
     }
+    if (r->changed[0] != '\0' && r->status == 200) {
+        csi_kds_sub_notify(r->changed); /* records arrived: push them to subscribers */
+    }
     cs_http_stream_unref(r->s);
     if (r->closed) {
         free_req(r);
@@ -1070,6 +1311,10 @@ static void on_request(cs_http_stream *s, void *user)
              target != NULL && strlen(target) > strlen(TARGET_PREFIX)
                  ? target + strlen(TARGET_PREFIX)
                  : "");
+    if (target != NULL &&
+        strncmp(target, CSI_KDS_LEASE_PREFIX, strlen(CSI_KDS_LEASE_PREFIX)) == 0) {
+        snprintf(r->op, sizeof(r->op), "%s", target); /* run_op: op_lease */
+    }
     r->cbor = ctype != NULL && strstr(ctype, "cbor") != NULL;
     cs_http_stream_set_data(s, r);
 }
@@ -1139,6 +1384,9 @@ cs_status csi_kds_add_routes(cs_api *api, cs_http_server *srv, csi_kds_store *st
     cs_http_route rt = {0};
     route.api = api;
     route.store = store;
+    if (csi_kds_sub_add_routes(api, srv, store) != CS_OK) { /* SubscribeToShard: first */
+        return CS_E_NOMEM;
+    }
     rt.method = "POST";
     rt.path = "/";
     rt.header_name = "x-amz-target";
@@ -1149,6 +1397,11 @@ cs_status csi_kds_add_routes(cs_api *api, cs_http_server *srv, csi_kds_store *st
     rt.on_body_end = on_body_end;
     rt.on_close = on_close;
     rt.user = &route;
+    cs_status st = cs_http_server_add_route(srv, &rt);
+    if (st != CS_OK) {
+        return st;
+    }
+    rt.header_value = CSI_KDS_LEASE_PREFIX "*"; /* leases and checkpoints: kds_lease.c */
     return cs_http_server_add_route(srv, &rt);
 }
 

@@ -384,7 +384,8 @@ static bool grow(struct csi_live_frag *f, size_t more)
 }
 
 cs_status csi_live_frag_begin(struct csi_live *hub, const char *stream, const uint8_t *prefix,
-                              size_t prefix_len, int64_t producer_ms, struct csi_live_frag **out)
+                              size_t prefix_len, int64_t producer_ms, size_t size_hint,
+                              struct csi_live_frag **out)
 {
     struct entry *e;
     struct csi_live_frag *f;
@@ -396,7 +397,7 @@ cs_status csi_live_frag_begin(struct csi_live *hub, const char *stream, const ui
     }
     f->e = e;
     f->producer_ms = producer_ms;
-    if (!grow(f, prefix_len)) {
+    if (!grow(f, prefix_len + (size_hint < (64u << 20) ? size_hint : 0))) {
         free(f);
         return CS_E_NOMEM;
     }

@@ -61,9 +61,12 @@ cs_status csi_live_seed(struct csi_live *hub, const char *stream, const char *la
  * (stream header + the producer's Tags) as the start of its bytes. A fragment whose producer
  * timestamp is not above the last one the stream completed live is a re-send after a reconnect:
  * it is kept (for the store) but not forwarded to consumers. Forwards to waiting subscribers.
+ * `size_hint`: the bytes the fragment will likely take (e.g. the upload's previous one; 0 none),
+ * allocated at once so the buffer is not copied while it grows.
  */
 cs_status csi_live_frag_begin(struct csi_live *hub, const char *stream, const uint8_t *prefix,
-                              size_t prefix_len, int64_t producer_ms, struct csi_live_frag **out);
+                              size_t prefix_len, int64_t producer_ms, size_t size_hint,
+                              struct csi_live_frag **out);
 
 /** Appends Cluster bytes and forwards them. CS_E_NOMEM when the buffer cannot grow. */
 cs_status csi_live_frag_data(struct csi_live_frag *f, const uint8_t *data, size_t len);

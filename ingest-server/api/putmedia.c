@@ -77,6 +77,7 @@ struct upload {
     char arn[CS_INDEX_ARN_SIZE];
     char key_prefix[64];                             /* streams/<hash>/fragments/ */
     char last_number[CS_INDEX_FRAGMENT_NUMBER_SIZE]; /* the index's, at lookup: seeds the hub */
+    size_t last_len; /* bytes of the upload's previous fragment: the next one's buffer size */
     cs_media_config mcfg;
     cs_media *m;
     bool ack_required;
@@ -241,7 +242,7 @@ static void kick(struct upload *up)
     f->next = NULL;
     up->inflight = f;
     up->job_running = true;
-    if (cs_http_server_submit(up->pm->cfg.srv, persist_job, persist_done, f) != CS_OK) {
+    if (cs_http_server_submit_bulk(up->pm->cfg.srv, persist_job, persist_done, f) != CS_OK) {
         /* Stopping: the fragment is not persisted; nothing was acknowledged as such. */
         f->st = CS_E_STATE;
         up->job_running = false;
@@ -360,6 +361,16 @@ static void persist_done(void *arg)
 /* The media core's sink (loop thread)                                                            */
 /* ---------------------------------------------------------------------------------------------- */
 
+/* No more body is read or fed; the response ends once the queued fragments are acked. */
+static void stop_reading(struct upload *up)
+{
+    up->failed = true;
+    if (!up->paused) {
+        up->paused = true;
+        cs_http_stream_pause_body(up->s, true);
+    }
+}
+
 static cs_status on_fragment_begin(void *ctx, const cs_media_fragment *mf)
 {
     struct upload *up = ctx;
@@ -373,6 +384,12 @@ static cs_status on_fragment_begin(void *ctx, const cs_media_fragment *mf)
     cs_status st;
     frag_free(up->cur);
     up->cur = NULL;
+    if (up->pm->draining) {
+        /* Shutting down: the fragments before this one are whole and queued; this one is not
+         * read (the producer re-sends it to the next server). */
+        stop_reading(up);
+        return CS_E_CANCELLED;
+    }
     hdr = cs_media_header(up->m, &hdr_len);
     if (hdr == NULL) {
         return CS_E_NOMEM;
@@ -408,7 +425,7 @@ static cs_status on_fragment_begin(void *ctx, const cs_media_fragment *mf)
     f->timecode_ms = mf->timecode_ms;
     f->producer_ms = mf->producer_timestamp_ms;
     st = csi_live_frag_begin(up->pm->cfg.live, up->name, prefix, hdr_len + tags_len,
-                             (int64_t)f->producer_ms, &f->lf);
+                             (int64_t)f->producer_ms, up->last_len + up->last_len / 4, &f->lf);
     free(prefix);
     if (st != CS_OK) {
         free(f);
@@ -444,6 +461,7 @@ static cs_status on_fragment_end(void *ctx, const cs_media_fragment *mf)
     f->received_ns = cs_clock_monotonic_ns(up->pm->cfg.clock);
     f->ended = true;
     csi_live_frag_end(f->lf);
+    (void)csi_live_frag_bytes(f->lf, &up->last_len);
     send_ack(up, CS_KVS_ACK_RECEIVED, true, f->timecode_ms, csi_live_frag_number(f->lf), 0);
     if (up->queue_tail) {
         up->queue_tail->next = f;
@@ -750,16 +768,15 @@ void csi_putmedia_drain(struct csi_putmedia *pm)
         if (o->phase != PH_RUN || o->finished || o->closed) {
             continue;
         }
-        if (!o->paused) {
-            o->paused = true;
-            cs_http_stream_pause_body(o->s, true);
+        /* An upload in the middle of a fragment reads on until that fragment ends (the next
+         * Cluster starts: on_fragment_begin stops it there), so that it is stored whole: a
+         * fragment cut short would be acked PERSISTED by its timecode and the producer would
+         * drop the frames that were never stored. One between fragments stops now. The
+         * server's shutdown timeout bounds the wait; a fragment still open then is not acked
+         * and the producer re-sends it. */
+        if (o->cur == NULL) {
+            stop_reading(o);
         }
-        /* As at the body's end: the fragment in progress ends at what arrived (the core keeps
-         * only whole blocks) and joins the received ones in the persist queue. */
-        if (!o->failed && !o->body_ended && o->m != NULL) {
-            cs_media_finish(o->m);
-        }
-        o->body_ended = true;
         settle(o);
     }
 }

@@ -58,6 +58,12 @@ static enum csi_verdict sink_head(void *ctx, struct csi_reqhead *head)
     cs_http_stream *s = NULL;
 
     c->head_start_ns = 0;
+    if (c->srv->draining) {
+        /* Server shutdown: a request that completes its head now is not taken. */
+        csi_reqhead_free(&head);
+        raw_error(c, 503);
+        return CSI_STOP;
+    }
     if (csi_stream_new(c, 0, &s) != CS_OK) {
         csi_reqhead_free(&head);
         raw_error(c, 503);
@@ -169,7 +175,8 @@ void csi_h1_service(struct csi_conn *c)
 
         progress = false;
         if (s != NULL && s->finished && c->out.len == 0) {
-            bool keep = s->body_ended && s->head->keep_alive && !c->close_after;
+            bool keep =
+                s->body_ended && s->head->keep_alive && !c->close_after && !c->srv->draining;
 
             c->cur = NULL;
             csi_stream_close(s, CS_OK);
@@ -271,7 +278,7 @@ cs_status csi_h1_respond(cs_http_stream *s, int status, const cs_http_header *he
     } else {
         c->close_after = true; /* HTTP/1.0: the end of the connection ends the body */
     }
-    if (st == CS_OK && (!s->head->keep_alive || c->close_after)) {
+    if (st == CS_OK && (!s->head->keep_alive || c->close_after || c->srv->draining)) {
         st = put(c, "connection: close\r\n");
     } else if (st == CS_OK && s->head->version == 10) {
         st = put(c, "connection: keep-alive\r\n");

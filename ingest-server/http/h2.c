@@ -264,6 +264,10 @@ cs_status csi_h2_start(struct csi_conn *c)
     c->h2 = session;
     session = NULL;
     c->proto = CSI_PROTO_H2;
+    if (c->srv->draining) {
+        c->goaway_sent = true; /* server shutdown: last stream 0, every request is refused */
+        csi_h2_goaway(c);
+    }
     c->srv->stats.h2_connections++;
     /* Observable protocol choice: the compat tests check which one each client really used. */
     CS_LOG_DEBUG(c->srv->log, CSI_MOD, "connection speaks HTTP/2 (%s)",
@@ -487,6 +491,18 @@ void csi_h2_goaway(struct csi_conn *c)
         nghttp2_submit_goaway(SESSION(c), NGHTTP2_FLAG_NONE,
                               nghttp2_session_get_last_proc_stream_id(SESSION(c)), NGHTTP2_NO_ERROR,
                               NULL, 0);
+    }
+}
+
+void csi_h2_end_finished(struct csi_conn *c)
+{
+    for (cs_http_stream *s = c->streams; s != NULL; s = s->next_in_conn) {
+        if (s->h2_eof_sent && !s->body_ended && !s->closed && !s->h2_rst_sent) {
+            s->h2_rst_sent = true;
+            s->h2_discarding = false;
+            nghttp2_submit_rst_stream(SESSION(c), NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
+            csi_conn_dirty(c);
+        }
     }
 }
 

@@ -61,10 +61,13 @@ typedef struct cs_http_server_config {
     uint32_t slow_client_timeout_ms; /**< a request whose headers take longer than this, or whose
                                        body or response makes no progress for this long while
                                        the peer is expected to move, is dropped; default 30 s */
-    uint32_t max_connections; /**< connections beyond this are closed at accept; default 1024 */
-    uint32_t worker_threads;  /**< threads of the blocking-job pool; default 4 */
-    size_t write_low_water;   /**< on_writable fires when queued output is at or below this;
-                                   default 256 KiB */
+    uint32_t max_connections;     /**< connections beyond this are closed at accept; default 1024 */
+    uint32_t worker_threads;      /**< threads of the blocking-job pool; default 4 */
+    uint32_t bulk_worker_threads; /**< threads of a second pool for long jobs
+                                       (cs_http_server_submit_bulk()); 0 (default): none, bulk
+                                       jobs share the first pool */
+    size_t write_low_water;       /**< on_writable fires when queued output is at or below this;
+                                       default 256 KiB */
     uint32_t h2_max_concurrent_streams; /**< default 128 */
     uint32_t h2_stream_window;          /**< per-stream receive window (bounds what a paused stream
                                              buffers); default 1 MiB */
@@ -157,6 +160,42 @@ CS_API void cs_http_server_destroy(cs_http_server **srv);
 typedef void (*cs_http_loop_fn)(void *arg);
 
 /**
+ * @brief Graceful shutdown, step one (cs_http_server_destroy() is step two). Blocks the calling
+ * thread (not the loop) while the loop:
+ * 1. closes the listening socket (new connections are refused from then on; those the kernel
+ *    had already completed are accepted first and treated as below);
+ * 2. ends keep-alive: idle HTTP/1.1 connections are closed, a response started from now on says
+ *    `connection: close` and its connection closes after it, a request whose head completes from
+ *    now on gets `503` + `connection: close`; HTTP/2 connections get GOAWAY (streams above the
+ *    last one processed are refused, open ones go on) and close when their last stream ends;
+ * 3. calls `drain(arg)` once: the handlers' cue to end what they have in flight (finish uploads,
+ *    end live responses);
+ * 4. waits until `idle(arg)` returns true (polled on the loop every 20 ms) and every connection
+ *    has closed: a connection closes once its responses are complete and written (HTTP/1.1:
+ *    FIN after the last byte, then the usual lingering close of at most 2 s). HTTP/2 streams whose
+ *    response is complete while the client still sends their request body are reset with
+ *    RST_STREAM(NO_ERROR) 2 s after `idle` first held.
+ * Worker jobs keep running and reporting to the loop throughout; cs_http_server_destroy() then
+ * runs the remaining ones, delivers their completions and closes what is left
+ * (on_close(CS_E_CANCELLED)).
+ * @param[in] drain      called once on the loop thread; may be NULL
+ * @param[in] idle       polled on the loop thread; NULL = always idle (wait for connections only)
+ * @param[in] arg        passed to both
+ * @param[in] timeout_ms upper bound of the wait (0 = do not wait: stop accepting, call `drain`,
+ *                       return CS_E_TIMEOUT unless already idle)
+ * @return CS_OK (idle and every connection closed), CS_E_TIMEOUT (`timeout_ms` passed first),
+ *         CS_E_STATE (not started, or a shutdown already ran), CS_E_INVAL, CS_E_NOMEM
+ *
+ * @code
+ * sigwait(&sigs, &sig);                        // SIGTERM
+ * cs_http_server_shutdown(srv, app_drain, app_idle, app, 10000);
+ * cs_http_server_destroy(&srv);
+ * @endcode
+ */
+CS_API cs_status cs_http_server_shutdown(cs_http_server *srv, cs_http_loop_fn drain,
+                                         bool (*idle)(void *arg), void *arg, uint32_t timeout_ms);
+
+/**
  * @brief Runs `fn(arg)` on the loop thread soon (thread-safe; FIFO). Wakes the loop with
  * lws_cancel_service(). Posts that arrive after destroy began run with the server stopping
  * (streams already closed); they still run, so arguments are always released.
@@ -171,6 +210,14 @@ CS_API cs_status cs_http_server_post(cs_http_server *srv, cs_http_loop_fn fn, vo
  */
 CS_API cs_status cs_http_server_submit(cs_http_server *srv, cs_http_loop_fn job,
                                        cs_http_loop_fn done, void *arg);
+
+/**
+ * @brief As cs_http_server_submit(), on the bulk pool (bulk_worker_threads) when there is one:
+ * long jobs (a fragment's durable write) then never delay short ones (control-plane requests,
+ * stream lookups, reads) queued behind them.
+ */
+CS_API cs_status cs_http_server_submit_bulk(cs_http_server *srv, cs_http_loop_fn job,
+                                            cs_http_loop_fn done, void *arg);
 
 /** @brief Current counters (loop thread or racy reads elsewhere; for tests and stats). */
 /** Most tick hooks a server takes. */

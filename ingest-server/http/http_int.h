@@ -174,6 +174,7 @@ struct cs_http_stream {
     bool h2_eof_sent;
     bool h2_end_pending; /* END_STREAM seen while body was held */
     bool h2_discarding;  /* response complete, request body still coming: dropped */
+    bool h2_rst_sent;    /* server shutdown: RST_STREAM(NO_ERROR) submitted */
     uint64_t h2_discard_from;
     int64_t resp_length; /* -1 streamed */
     uint64_t resp_written;
@@ -207,6 +208,7 @@ struct csi_conn {
     bool lingering;
     bool close_after; /* close once the current response is flushed */
     bool tls_shutdown_sent;
+    bool goaway_sent; /* HTTP/2: GOAWAY submitted (idle close or server shutdown) */
     /* HTTP/1.1 */
     struct csi_h1p h1p;
     bool h1p_ready;
@@ -265,11 +267,26 @@ struct cs_http_server {
     struct csi_post *post_head;
     struct csi_post *post_tail;
     bool posts_closed;
+    int listen_fd;          /* our listening socket; -1 once closed (lws polls it as a raw file) */
+    struct lws *listen_wsi; /* NULL once closed */
+    /* Graceful shutdown (cs_http_server_shutdown): loop-thread state... */
+    bool draining;      /* no new connections; no new requests on open ones */
+    bool accept_paused; /* out of descriptors: the listener is not polled until the sweep */
+    cs_http_loop_fn drain_fn;
+    bool (*drain_idle)(void *arg);
+    void *drain_arg;
+    uint64_t drain_deadline_ns;
+    uint64_t drain_idle_ns; /* when drain_idle() first held, 0 before */
+    void *drain_sul;        /* lws_sorted_usec_list_t: the drain's 20 ms check */
+    /* ...and its outcome for the waiting caller (under start_mu, signalled on start_cv). */
+    int drain_state; /* 0 none, 1 running, 2 done */
+    cs_status drain_status;
     struct csi_conn *conns;
     struct csi_conn *dirty_head;
     uint32_t n_conns;
     cs_http_server_stats stats;
     struct csi_pool pool;
+    struct csi_pool bulk; /* cs_http_server_submit_bulk(); not started when not configured */
     void *sweep_sul;      /* lws_sorted_usec_list_t */
     uint8_t *stage;       /* write staging buffer, LWS_PRE headroom */
     uint8_t rxbuf[16384]; /* TLS plaintext out of SSL_read */
@@ -334,6 +351,9 @@ cs_status csi_h2_finish(cs_http_stream *s);
 void csi_h2_reset(cs_http_stream *s);
 void csi_h2_consume(cs_http_stream *s, size_t len);
 void csi_h2_goaway(struct csi_conn *c);
+/* Server shutdown, after the handlers had LINGER time to end: RST_STREAM(NO_ERROR) every stream
+ * whose response is complete but whose request body is still coming. */
+void csi_h2_end_finished(struct csi_conn *c);
 
 /* pool.c */
 cs_status csi_pool_start(struct csi_pool *p, cs_http_server *srv, uint32_t n);

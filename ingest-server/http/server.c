@@ -1,14 +1,22 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The server object and its loop thread: a libwebsockets context whose vhost adopts every
- * accepted socket in the raw role, so lws only moves bytes and keeps poll(); on top of each raw
+/* The server object and its loop thread: a libwebsockets context that polls our own listening
+ * socket (so that a graceful shutdown can close it alone) and adopts every accepted socket in the
+ * raw role, so lws only moves bytes and keeps poll(); on top of each raw
  * connection this file runs TLS (OpenSSL memory BIOs with our own ALPN choice, so lws never
  * switches the socket to its own h1/h2 roles), sniffs the HTTP/2 preface on plain ports, hands
  * bytes to h1.c or h2.c, writes their output when the socket is writable, runs posted functions
  * (lws_cancel_service wakes the loop), and enforces connection limits and timeouts. */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "camstream/cs_build_config.h"
 #if CS_HAVE_LINUX_SOCKIOS_H
@@ -25,6 +33,9 @@
 #define STAGE (64u * 1024u)    /* bytes handed to one lws_write() */
 #define RX_READ (128u * 1024u) /* bytes lws reads per RAW_RX */
 #define LINGER_NS (2000ull * 1000000ull)
+#define PROTO_NAME "cs-http"
+#define ACCEPT_BURST 64                     /* accept() calls per readable listener event */
+#define DRAIN_CHECK_US (20 * LWS_US_PER_MS) /* the shutdown's completion check */
 
 static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -36,6 +47,11 @@ struct csi_tls {
 };
 
 struct csi_sweep {
+    lws_sorted_usec_list_t sul;
+    cs_http_server *srv;
+};
+
+struct csi_drain {
     lws_sorted_usec_list_t sul;
     cs_http_server *srv;
 };
@@ -334,7 +350,10 @@ static struct csi_conn *conn_new(cs_http_server *srv, struct lws *wsi)
 {
     struct csi_conn *c;
 
-    if (srv->n_conns >= srv->cfg.max_connections || srv->stopping) {
+    if (srv->stopping || srv->draining) {
+        return NULL; /* accepted just before the listener closed */
+    }
+    if (srv->n_conns >= srv->cfg.max_connections) {
         CS_LOG_WARN(srv->log, CSI_MOD, "connection refused: %u open (max_connections)",
                     srv->n_conns);
         return NULL;
@@ -500,7 +519,8 @@ static void conn_begin_close(struct csi_conn *c)
     if (c->close_after || c->killing) {
         return;
     }
-    if (c->proto == CSI_PROTO_H2) {
+    if (c->proto == CSI_PROTO_H2 && !c->goaway_sent) {
+        c->goaway_sent = true;
         csi_h2_goaway(c);
     }
     c->close_after = true;
@@ -597,6 +617,10 @@ static void sweep(lws_sorted_usec_list_t *sul)
             csi_conn_kill(c, CS_E_TIMEOUT);
         }
     }
+    if (srv->accept_paused && srv->listen_wsi != NULL) {
+        srv->accept_paused = false; /* retry the accept() that ran out of descriptors */
+        lws_rx_flow_control(srv->listen_wsi, 1);
+    }
     for (size_t i = 0; i < srv->n_ticks; i++) {
         srv->tick_fn[i](srv->tick_arg[i]);
     }
@@ -608,6 +632,231 @@ static void sweep(lws_sorted_usec_list_t *sul)
     }
     lws_sul_schedule(srv->ctx, 0, &sw->sul, sweep, (lws_usec_t)tick * LWS_US_PER_MS);
     flush_dirty(srv);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* The listening socket: ours, polled by lws as a raw file, so that shutdown can close it alone   */
+/* ---------------------------------------------------------------------------------------------- */
+
+static uint16_t sockaddr_port(const struct sockaddr_storage *ss)
+{
+    struct sockaddr_in a4;
+    struct sockaddr_in6 a6;
+
+    if (ss->ss_family == AF_INET6) {
+        memcpy(&a6, ss, sizeof(a6));
+        return ntohs(a6.sin6_port);
+    }
+    memcpy(&a4, ss, sizeof(a4));
+    return ntohs(a4.sin_port);
+}
+
+/* Binds and listens on bind_address:port (the first address that works); sets listen_fd and
+ * port. */
+static cs_status listen_open(cs_http_server *srv)
+{
+    struct addrinfo hints;
+    struct addrinfo *res = NULL;
+    char port[8];
+    int on = 1;
+    int rc;
+    cs_status st = CS_E_NET;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(port, sizeof(port), "%u", (unsigned)srv->cfg.port);
+    rc = getaddrinfo(srv->bind_address, port, &hints, &res);
+    if (rc != 0) {
+        CS_LOG_ERROR(srv->log, CSI_MOD, "listen address %s: %s", srv->bind_address,
+                     gai_strerror(rc));
+        return CS_E_NET;
+    }
+    for (const struct addrinfo *ai = res; ai != NULL && st != CS_OK; ai = ai->ai_next) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+
+        if (fd < 0) {
+            continue;
+        }
+        (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+        (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0 &&
+            getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+            srv->listen_fd = fd;
+            srv->port = sockaddr_port(&ss);
+            st = CS_OK;
+        } else {
+            CS_LOG_DEBUG(srv->log, CSI_MOD, "cannot listen on %s:%s: %s", srv->bind_address, port,
+                         strerror(errno));
+            close(fd);
+        }
+    }
+    freeaddrinfo(res);
+    return st;
+}
+
+/* The listener is readable: accepts what is waiting (at most ACCEPT_BURST) and hands each socket
+ * to lws (raw role). Returns how many were accepted. */
+static int listen_accept(cs_http_server *srv, struct lws *lwsi)
+{
+    struct lws_vhost *vh = lws_get_vhost(lwsi);
+    int i;
+
+    for (i = 0; i < ACCEPT_BURST && srv->listen_fd >= 0; i++) {
+        lws_sock_file_fd_type d;
+        int one = 1;
+        int fd = accept(srv->listen_fd, NULL, NULL);
+
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* The connection stays in the backlog and poll() would report it at once
+                 * again: stop polling until the next sweep. */
+                CS_LOG_WARN(srv->log, CSI_MOD, "accept: %s", strerror(errno));
+                srv->accept_paused = true;
+                lws_rx_flow_control(lwsi, 0);
+            }
+            break;
+        }
+        (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        memset(&d, 0, sizeof(d));
+        d.sockfd = fd;
+        /* RAW_ADOPT runs inside; on failure (refused, no memory) lws closes the socket. */
+        (void)lws_adopt_descriptor_vhost(vh, LWS_ADOPT_SOCKET, d, PROTO_NAME, NULL);
+    }
+    return i;
+}
+
+/* Closes the listening socket now: connects are refused from here on. */
+static void listen_close(cs_http_server *srv)
+{
+    struct lws *w = srv->listen_wsi;
+
+    if (w != NULL) {
+        srv->listen_wsi = NULL;
+        srv->listen_fd = -1;
+        lws_set_timeout(w, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC); /* lws closes the fd */
+    } else if (srv->listen_fd >= 0) {
+        close(srv->listen_fd);
+        srv->listen_fd = -1;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Graceful shutdown (cs_http_server_shutdown)                                                    */
+/* ---------------------------------------------------------------------------------------------- */
+
+/* Bytes the peer sent that the loop has not read yet: a connection with such bytes is not idle
+ * (its request is answered, with 503 during a shutdown, rather than cut). */
+static bool input_waiting(struct csi_conn *c)
+{
+    int n = 0;
+
+    return ioctl(lws_get_socket_fd(c->wsi), FIONREAD, &n) == 0 && n > 0;
+}
+
+/* Ends keep-alive on every connection: run when the drain starts and at every check, so that
+ * connections becoming idle later close too. `end_finished`: the handlers have been idle for
+ * LINGER_NS, HTTP/2 streams whose response is complete stop waiting for the request body. */
+static void drain_conns(cs_http_server *srv, bool end_finished)
+{
+    uint64_t now = csi_now_ns();
+
+    for (struct csi_conn *c = srv->conns; c != NULL; c = c->next) {
+        if (c->lingering && !c->killing && now - c->linger_start_ns > LINGER_NS) {
+            csi_conn_kill(c, CS_OK); /* as the sweep does, without waiting for it */
+            continue;
+        }
+        if (c->killing || c->lingering || c->close_after) {
+            continue;
+        }
+        if (c->proto == CSI_PROTO_H2) {
+            if (csi_h2_idle(c)) {
+                conn_begin_close(c); /* GOAWAY, then close */
+                continue;
+            }
+            if (!c->goaway_sent) {
+                c->goaway_sent = true;
+                csi_h2_goaway(c); /* open streams go on, new ones are refused */
+                csi_conn_dirty(c);
+            }
+            if (end_finished) {
+                csi_h2_end_finished(c);
+            }
+        } else if (c->proto == CSI_PROTO_H1) {
+            if (csi_h1_idle(c) && !input_waiting(c)) {
+                conn_begin_close(c);
+            }
+        } else if (c->tls == NULL && c->sniff_len == 0 && !input_waiting(c)) {
+            conn_begin_close(c); /* not a byte of a request yet */
+        }
+    }
+}
+
+static void drain_finish(cs_http_server *srv, cs_status st)
+{
+    cs_mutex_lock(&srv->start_mu);
+    if (srv->drain_state == 1) {
+        srv->drain_state = 2;
+        srv->drain_status = st;
+        cs_cond_broadcast(&srv->start_cv);
+    }
+    cs_mutex_unlock(&srv->start_mu);
+}
+
+static void drain_check(lws_sorted_usec_list_t *sul)
+{
+    struct csi_drain *d = lws_container_of(sul, struct csi_drain, sul);
+    cs_http_server *srv = d->srv;
+    uint64_t now = csi_now_ns();
+    bool idle = srv->drain_idle == NULL || srv->drain_idle(srv->drain_arg);
+
+    if (!idle) {
+        srv->drain_idle_ns = 0;
+    } else if (srv->drain_idle_ns == 0) {
+        srv->drain_idle_ns = now;
+    }
+    drain_conns(srv, idle && now - srv->drain_idle_ns >= LINGER_NS);
+    if (idle && srv->n_conns == 0) {
+        CS_LOG_INFO(srv->log, CSI_MOD, "shutdown: every connection closed");
+        drain_finish(srv, CS_OK);
+    } else if (now >= srv->drain_deadline_ns) {
+        CS_LOG_WARN(srv->log, CSI_MOD, "shutdown: timed out with %u connection(s) open%s",
+                    srv->n_conns, idle ? "" : " and handlers busy");
+        drain_finish(srv, CS_E_TIMEOUT);
+    } else {
+        lws_sul_schedule(srv->ctx, 0, &d->sul, drain_check, DRAIN_CHECK_US);
+    }
+    flush_dirty(srv);
+}
+
+/* Posted by cs_http_server_shutdown(): runs on the loop. */
+static void drain_begin(void *arg)
+{
+    cs_http_server *srv = arg;
+    struct csi_drain *d = srv->drain_sul;
+
+    /* Connections the kernel completed before now are served (a request gets 503), not reset
+     * by closing the listener with them in its backlog. */
+    if (srv->listen_wsi != NULL && !srv->accept_paused) {
+        for (int n = 0; n <= (int)srv->cfg.max_connections / ACCEPT_BURST; n++) {
+            if (listen_accept(srv, srv->listen_wsi) < ACCEPT_BURST) {
+                break;
+            }
+        }
+    }
+    listen_close(srv);
+    srv->draining = true;
+    CS_LOG_INFO(srv->log, CSI_MOD, "shutdown: listener closed, %u connection(s) open",
+                srv->n_conns);
+    drain_conns(srv, false);
+    if (srv->drain_fn != NULL) {
+        srv->drain_fn(srv->drain_arg);
+    }
+    drain_check(&d->sul);
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -664,6 +913,17 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         run_posts(srv);
         break;
+    case LWS_CALLBACK_RAW_RX_FILE:
+        if (wsi == srv->listen_wsi) {
+            listen_accept(srv, wsi);
+        }
+        break;
+    case LWS_CALLBACK_RAW_CLOSE_FILE:
+        if (wsi == srv->listen_wsi) {
+            srv->listen_wsi = NULL; /* lws closes the descriptor */
+            srv->listen_fd = -1;
+        }
+        break;
     default:
         break;
     }
@@ -672,7 +932,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 }
 
 static const struct lws_protocols protocols[] = {
-    {"cs-http", callback, sizeof(struct csi_conn *), RX_READ, 0, NULL, 0},
+    {PROTO_NAME, callback, sizeof(struct csi_conn *), RX_READ, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -729,6 +989,7 @@ cs_status cs_http_server_create(const cs_http_server_config *cfg, cs_http_server
     }
     srv->cfg = *cfg;
     srv->a = a;
+    srv->listen_fd = -1;
     srv->log = cfg->logger != NULL ? cfg->logger : cs_logger_default();
     srv->bind_address = dup_str(a, cfg->bind_address != NULL ? cfg->bind_address : "127.0.0.1");
     srv->tls_cert_path = dup_str(a, cfg->tls_cert_path);
@@ -854,19 +1115,11 @@ static void loop_main(void *arg)
     cs_http_server *srv = arg;
     struct lws_context_creation_info info;
     struct csi_sweep *sw = NULL;
-    struct in_addr a4;
     cs_status st = CS_E_NET;
 
     memset(&info, 0, sizeof(info));
-    info.port = srv->cfg.port;
-    info.iface = srv->bind_address;
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER; /* the listener is ours: listen_open() */
     info.protocols = protocols;
-    info.options = LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
-    if (inet_pton(AF_INET, srv->bind_address, &a4) == 1) {
-        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-    }
-    info.listen_accept_role = "raw-skt";
-    info.listen_accept_protocol = "cs-http";
     info.pt_serv_buf_size = RX_READ;
     info.user = srv;
     info.count_threads = 1;
@@ -875,11 +1128,20 @@ static void loop_main(void *arg)
     sw = cs_calloc(srv->a, 1, sizeof(*sw));
     if (srv->ctx != NULL && sw != NULL) {
         struct lws_vhost *vh = lws_get_vhost_by_name(srv->ctx, "default");
-        int port = vh != NULL ? lws_get_vhost_listen_port(vh) : -1;
 
-        if (port > 0 && port <= 65535) {
-            srv->port = (uint16_t)port;
-            st = CS_OK;
+        if (vh != NULL && listen_open(srv) == CS_OK) {
+            lws_sock_file_fd_type d;
+
+            memset(&d, 0, sizeof(d));
+            d.filefd = srv->listen_fd;
+            srv->listen_wsi =
+                lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, d, PROTO_NAME, NULL);
+            if (srv->listen_wsi != NULL) {
+                st = CS_OK;
+            } else {
+                close(srv->listen_fd); /* lws closes only sockets it failed to adopt */
+                srv->listen_fd = -1;
+            }
         }
     }
     if (st == CS_OK) {
@@ -906,6 +1168,10 @@ static void loop_main(void *arg)
     run_posts(srv); /* the last job completions, while streams still exist */
     srv->stopping = true;
     lws_sul_cancel(&sw->sul);
+    if (srv->drain_sul != NULL) {
+        lws_sul_cancel(&((struct csi_drain *)srv->drain_sul)->sul);
+        drain_finish(srv, CS_E_TIMEOUT); /* destroy during a shutdown: release its caller */
+    }
     cs_mutex_lock(&srv->post_mu);
     srv->posts_closed = true;
     cs_mutex_unlock(&srv->post_mu);
@@ -914,6 +1180,8 @@ static void loop_main(void *arg)
     run_posts(srv);
     srv->sweep_sul = NULL;
     cs_freep(srv->a, &sw);
+    srv->listen_wsi = NULL; /* adopted: lws_context_destroy() closed it */
+    srv->listen_fd = -1;
 }
 
 cs_status cs_http_server_start(cs_http_server *srv)
@@ -955,6 +1223,12 @@ cs_status cs_http_server_start(cs_http_server *srv)
     }
     srv->started = true;
     st = csi_pool_start(&srv->pool, srv, srv->cfg.worker_threads);
+    if (st == CS_OK && srv->cfg.bulk_worker_threads > 0) {
+        st = csi_pool_start(&srv->bulk, srv, srv->cfg.bulk_worker_threads);
+        if (st != CS_OK) {
+            csi_pool_stop(&srv->pool);
+        }
+    }
     if (st != CS_OK) {
         srv->stop_loop = true;
         lws_cancel_service(srv->ctx);
@@ -982,6 +1256,69 @@ cs_status cs_http_server_submit(cs_http_server *srv, cs_http_loop_fn job, cs_htt
     return csi_pool_submit(&srv->pool, job, done, arg);
 }
 
+cs_status cs_http_server_submit_bulk(cs_http_server *srv, cs_http_loop_fn job, cs_http_loop_fn done,
+                                     void *arg)
+{
+    if (srv == NULL || job == NULL) {
+        return CS_E_INVAL;
+    }
+    if (!srv->started) {
+        return CS_E_STATE;
+    }
+    return csi_pool_submit(srv->bulk.started ? &srv->bulk : &srv->pool, job, done, arg);
+}
+
+cs_status cs_http_server_shutdown(cs_http_server *srv, cs_http_loop_fn drain,
+                                  bool (*idle)(void *arg), void *arg, uint32_t timeout_ms)
+{
+    struct csi_drain *d;
+    cs_status st;
+
+    if (srv == NULL) {
+        return CS_E_INVAL;
+    }
+    if (!srv->started) {
+        return CS_E_STATE;
+    }
+    cs_mutex_lock(&srv->start_mu);
+    if (srv->drain_state != 0) {
+        cs_mutex_unlock(&srv->start_mu);
+        return CS_E_STATE;
+    }
+    srv->drain_state = 1;
+    cs_mutex_unlock(&srv->start_mu);
+    d = cs_calloc(srv->a, 1, sizeof(*d));
+    if (d == NULL) {
+        st = CS_E_NOMEM;
+        goto fail;
+    }
+    d->srv = srv;
+    /* Written before the post; the post queue's mutex orders them for the loop. */
+    srv->drain_sul = d; /* freed by destroy */
+    srv->drain_fn = drain;
+    srv->drain_idle = idle;
+    srv->drain_arg = arg;
+    srv->drain_deadline_ns = csi_now_ns() + ms_ns(timeout_ms);
+    st = cs_http_server_post(srv, drain_begin, srv);
+    if (st != CS_OK) {
+        srv->drain_sul = NULL;
+        cs_freep(srv->a, &d);
+        goto fail;
+    }
+    cs_mutex_lock(&srv->start_mu);
+    while (srv->drain_state != 2) {
+        cs_cond_wait(&srv->start_cv, &srv->start_mu);
+    }
+    st = srv->drain_status;
+    cs_mutex_unlock(&srv->start_mu);
+    return st;
+fail:
+    cs_mutex_lock(&srv->start_mu);
+    srv->drain_state = 0;
+    cs_mutex_unlock(&srv->start_mu);
+    return st;
+}
+
 void cs_http_server_get_stats(cs_http_server *srv, cs_http_server_stats *out)
 {
     *out = srv->stats;
@@ -998,7 +1335,8 @@ void cs_http_server_destroy(cs_http_server **psrv)
     srv = *psrv;
     a = srv->a;
     if (srv->started) {
-        csi_pool_stop(&srv->pool); /* jobs finish; their completions are queued to the loop */
+        csi_pool_stop(&srv->bulk); /* jobs finish; their completions are queued to the loop */
+        csi_pool_stop(&srv->pool);
         cs_mutex_lock(&srv->post_mu);
         srv->stop_loop = true;
         lws_cancel_service(srv->ctx);
@@ -1015,6 +1353,7 @@ void cs_http_server_destroy(cs_http_server **psrv)
         cs_freep(a, &srv->routes[i].header_value);
     }
     cs_freep(a, &srv->routes);
+    cs_freep(a, &srv->drain_sul);
     cs_mutex_destroy(&srv->post_mu);
     cs_mutex_destroy(&srv->start_mu);
     cs_cond_destroy(&srv->start_cv);

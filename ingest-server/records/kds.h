@@ -77,6 +77,15 @@ void csi_kds_seq_format(uint64_t stream_created_ms, uint32_t shard, uint64_t off
                         char out[CSI_KDS_SEQ_LEN + 1]);
 
 /**
+ * @brief The sequence number one below the first of a shard (offset 0): the
+ * ContinuationSequenceNumber of a subscription that has seen no record of a shard where none was
+ * ever written. csi_kds_store_iterator() takes it for AT/AFTER_SEQUENCE_NUMBER as offset 0, so
+ * AFTER it comes the shard's first record. Not decodable by csi_kds_seq_parse().
+ */
+void csi_kds_seq_before_first(uint64_t stream_created_ms, uint32_t shard,
+                              char out[CSI_KDS_SEQ_LEN + 1]);
+
+/**
  * @brief Decodes a sequence number made by csi_kds_seq_format().
  * @return CS_OK; CS_E_MALFORMED (not 56 digits, not ours); CS_E_NOTFOUND (ours, but of another
  *         incarnation of the stream: a different creation time)

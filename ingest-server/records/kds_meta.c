@@ -3,6 +3,7 @@
  * decimal text, lineage, closed + end offset), kds_tags, in the index database file. One
  * connection behind a mutex; every change is one transaction. */
 #include "kds_meta.h"
+#include "kds_reshard.h"
 
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -40,7 +41,12 @@ static const char schema[] =
     "  stream_id INTEGER NOT NULL REFERENCES kds_streams(id) ON DELETE CASCADE,"
     "  key TEXT NOT NULL,"
     "  value TEXT NOT NULL,"
-    "  PRIMARY KEY (stream_id, key));";
+    "  PRIMARY KEY (stream_id, key));"
+    "CREATE TABLE IF NOT EXISTS kds_consumers ("
+    "  stream_id INTEGER NOT NULL REFERENCES kds_streams(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (stream_id, name));";
 
 static cs_status db_error(csi_kds_meta *m, const char *what)
 {
@@ -176,6 +182,19 @@ static cs_status end(csi_kds_meta *m, cs_status st)
     }
     cs_mutex_unlock(&m->mu);
     return st;
+}
+
+cs_status csi_kds_meta_with_db(csi_kds_meta *m, cs_status (*fn)(sqlite3 *db, void *ctx), void *ctx)
+{
+    cs_status st;
+    if (m == NULL || fn == NULL) {
+        return CS_E_INVAL;
+    }
+    st = begin(m);
+    if (st != CS_OK) {
+        return st;
+    }
+    return end(m, fn(m->db, ctx));
 }
 
 /* The stream row (lock held). */
@@ -403,12 +422,104 @@ static const csi_kds_shard *find(const csi_kds_shard *sh, size_t n, uint32_t idx
     return NULL;
 }
 
+/* A split on the in-memory shard table `sh` (n entries, CSI_KDS_MAX_SHARDS slots) and the
+ * database (lock and transaction held); the table gets the children. */
+static cs_status split_in(csi_kds_meta *m, const csi_kds_stream *s, csi_kds_shard *sh, size_t *n,
+                          uint32_t index, csi_u128 new_start, uint64_t end_offset, uint64_t now_ms,
+                          uint32_t children[2])
+{
+    csi_kds_shard *p = (csi_kds_shard *)find(sh, *n, index);
+    uint32_t c0 = (uint32_t)*n, c1 = (uint32_t)*n + 1;
+    csi_u128 ps, pe;
+    cs_status st;
+    if (p == NULL) {
+        return CS_E_NOTFOUND;
+    }
+    if (p->closed) {
+        return CS_E_STATE;
+    }
+    if (new_start <= p->start || new_start > p->end) {
+        return CS_E_RANGE;
+    }
+    if (*n + 2 > CSI_KDS_MAX_SHARDS) {
+        return CS_E_LIMIT;
+    }
+    ps = p->start;
+    pe = p->end;
+    st = close_shard(m, s->id, index, end_offset);
+    if (st == CS_OK) {
+        st = add_shard(m, s->id, c0, index, -1, ps, new_start - 1, now_ms);
+    }
+    if (st == CS_OK) {
+        st = add_shard(m, s->id, c1, index, -1, new_start, pe, now_ms);
+    }
+    if (st != CS_OK) {
+        return st;
+    }
+    p->closed = true;
+    p->end_offset = end_offset;
+    sh[c0] = (csi_kds_shard){c0, index, -1, ps, new_start - 1, now_ms, false, 0};
+    sh[c1] = (csi_kds_shard){c1, index, -1, new_start, pe, now_ms, false, 0};
+    *n += 2;
+    if (children != NULL) {
+        children[0] = c0;
+        children[1] = c1;
+    }
+    return CS_OK;
+}
+
+/* A merge, as split_in(). */
+static cs_status merge_in(csi_kds_meta *m, const csi_kds_stream *s, csi_kds_shard *sh, size_t *n,
+                          uint32_t a, uint32_t b, uint64_t end_a, uint64_t end_b, uint64_t now_ms,
+                          uint32_t *child)
+{
+    csi_kds_shard *pa = (csi_kds_shard *)find(sh, *n, a), *pb = (csi_kds_shard *)find(sh, *n, b);
+    csi_u128 lo, hi;
+    uint32_t c = (uint32_t)*n;
+    cs_status st;
+    if (pa == NULL || pb == NULL) {
+        return CS_E_NOTFOUND;
+    }
+    if (pa->closed || pb->closed) {
+        return CS_E_STATE;
+    }
+    if (!((pa->end != ~(csi_u128)0 && pa->end + 1 == pb->start) ||
+          (pb->end != ~(csi_u128)0 && pb->end + 1 == pa->start))) {
+        /* (the last shard's end + 1 would wrap to 0, the first shard's start) */
+        return CS_E_RANGE;
+    }
+    if (*n + 1 > CSI_KDS_MAX_SHARDS) {
+        return CS_E_LIMIT;
+    }
+    lo = pa->start < pb->start ? pa->start : pb->start;
+    hi = pa->end > pb->end ? pa->end : pb->end;
+    st = close_shard(m, s->id, a, end_a);
+    if (st == CS_OK) {
+        st = close_shard(m, s->id, b, end_b);
+    }
+    if (st == CS_OK) {
+        st = add_shard(m, s->id, c, a, b, lo, hi, now_ms);
+    }
+    if (st != CS_OK) {
+        return st;
+    }
+    pa->closed = true;
+    pa->end_offset = end_a;
+    pb->closed = true;
+    pb->end_offset = end_b;
+    sh[c] = (csi_kds_shard){c, a, b, lo, hi, now_ms, false, 0};
+    *n += 1;
+    if (child != NULL) {
+        *child = c;
+    }
+    return CS_OK;
+}
+
 cs_status csi_kds_meta_split(csi_kds_meta *m, const char *name, uint32_t index, csi_u128 new_start,
                              uint64_t end_offset, uint64_t now_ms, uint32_t children[2])
 {
     csi_kds_stream s;
     csi_kds_shard *sh = NULL;
-    const csi_kds_shard *p;
     size_t n = 0;
     cs_status st;
     if (m == NULL || name == NULL) {
@@ -419,30 +530,7 @@ cs_status csi_kds_meta_split(csi_kds_meta *m, const char *name, uint32_t index, 
     }
     st = for_change(m, name, &s, &sh, &n);
     if (st == CS_OK) {
-        p = find(sh, n, index);
-        if (p == NULL) {
-            st = CS_E_NOTFOUND;
-        } else if (p->closed) {
-            st = CS_E_STATE;
-        } else if (new_start <= p->start || new_start > p->end) {
-            st = CS_E_RANGE;
-        } else if (n + 2 > CSI_KDS_MAX_SHARDS) {
-            st = CS_E_LIMIT;
-        } else {
-            uint32_t c0 = (uint32_t)n, c1 = (uint32_t)n + 1;
-            csi_u128 ps = p->start, pe = p->end;
-            st = close_shard(m, s.id, index, end_offset);
-            if (st == CS_OK) {
-                st = add_shard(m, s.id, c0, index, -1, ps, new_start - 1, now_ms);
-            }
-            if (st == CS_OK) {
-                st = add_shard(m, s.id, c1, index, -1, new_start, pe, now_ms);
-            }
-            if (st == CS_OK && children != NULL) {
-                children[0] = c0;
-                children[1] = c1;
-            }
-        }
+        st = split_in(m, &s, sh, &n, index, new_start, end_offset, now_ms, children);
     }
     free(sh);
     return end(m, st);
@@ -463,31 +551,34 @@ cs_status csi_kds_meta_merge(csi_kds_meta *m, const char *name, uint32_t a, uint
     }
     st = for_change(m, name, &s, &sh, &n);
     if (st == CS_OK) {
-        const csi_kds_shard *pa = find(sh, n, a), *pb = find(sh, n, b);
-        if (pa == NULL || pb == NULL) {
-            st = CS_E_NOTFOUND;
-        } else if (pa->closed || pb->closed) {
-            st = CS_E_STATE;
-        } else if (!((pa->end != ~(csi_u128)0 && pa->end + 1 == pb->start) ||
-                     (pb->end != ~(csi_u128)0 && pb->end + 1 == pa->start))) {
-            /* (the last shard's end + 1 would wrap to 0, the first shard's start) */
-            st = CS_E_RANGE;
-        } else if (n + 1 > CSI_KDS_MAX_SHARDS) {
-            st = CS_E_LIMIT;
+        st = merge_in(m, &s, sh, &n, a, b, end_a, end_b, now_ms, child);
+    }
+    free(sh);
+    return end(m, st);
+}
+
+cs_status csi_kds_meta_reshard(csi_kds_meta *m, const char *name, const csi_kds_reshard_op *ops,
+                               size_t n_ops, const uint64_t *ends, size_t n_ends, uint64_t now_ms)
+{
+    csi_kds_stream s;
+    csi_kds_shard *sh = NULL;
+    size_t n = 0;
+    cs_status st;
+    if (m == NULL || name == NULL || (ops == NULL && n_ops > 0) || (ends == NULL && n_ends > 0)) {
+        return CS_E_INVAL;
+    }
+    if ((st = begin(m)) != CS_OK) {
+        return st;
+    }
+    st = for_change(m, name, &s, &sh, &n);
+    for (size_t i = 0; st == CS_OK && i < n_ops; i++) {
+        const csi_kds_reshard_op *o = &ops[i];
+        uint64_t ea = o->a < n_ends ? ends[o->a] : 0, eb = o->b < n_ends ? ends[o->b] : 0;
+        if (o->merge) {
+            st = o->a == o->b ? CS_E_INVAL
+                              : merge_in(m, &s, sh, &n, o->a, o->b, ea, eb, now_ms, NULL);
         } else {
-            csi_u128 lo = pa->start < pb->start ? pa->start : pb->start;
-            csi_u128 hi = pa->end > pb->end ? pa->end : pb->end;
-            uint32_t c = (uint32_t)n;
-            st = close_shard(m, s.id, a, end_a);
-            if (st == CS_OK) {
-                st = close_shard(m, s.id, b, end_b);
-            }
-            if (st == CS_OK) {
-                st = add_shard(m, s.id, c, a, b, lo, hi, now_ms);
-            }
-            if (st == CS_OK && child != NULL) {
-                *child = c;
-            }
+            st = split_in(m, &s, sh, &n, o->a, o->key, ea, now_ms, NULL);
         }
     }
     free(sh);
@@ -580,6 +671,130 @@ cs_status csi_kds_meta_tags(csi_kds_meta *m, const char *name, csi_kds_tag *out,
             snprintf(out[*n].value, sizeof(out[*n].value), "%s",
                      (const char *)sqlite3_column_text(q, 1));
             (*n)++;
+        }
+        sqlite3_finalize(q);
+    }
+    cs_mutex_unlock(&m->mu);
+    return st;
+}
+
+/* ---- consumers (kds_consumers; api/kds_subscribe.c) ------------------------------------------ */
+
+static void consumer_row(sqlite3_stmt *q, const csi_kds_stream *s, csi_kds_consumer *out)
+{
+    memset(out, 0, sizeof(*out));
+    snprintf(out->stream, sizeof(out->stream), "%s", s->name);
+    snprintf(out->name, sizeof(out->name), "%s", (const char *)sqlite3_column_text(q, 0));
+    out->created_ms = (uint64_t)sqlite3_column_int64(q, 1);
+    out->stream_created_ms = s->created_ms;
+}
+
+cs_status csi_kds_meta_consumer_add(csi_kds_meta *m, const char *stream, const char *name,
+                                    uint64_t now_ms, csi_kds_consumer *out)
+{
+    csi_kds_stream s;
+    sqlite3_stmt *q;
+    cs_status st;
+    if (m == NULL || stream == NULL || !valid_name(name)) {
+        return CS_E_INVAL;
+    }
+    if ((st = begin(m)) != CS_OK) {
+        return st;
+    }
+    st = load(m, stream, &s);
+    if (st == CS_OK && (st = run(m, &q, "SELECT count(*) FROM kds_consumers WHERE stream_id = ?",
+                                 "i", s.id)) == CS_OK) {
+        if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int64(q, 0) >= CSI_KDS_MAX_CONSUMERS) {
+            st = CS_E_LIMIT;
+        }
+        sqlite3_finalize(q);
+    }
+    if (st == CS_OK) {
+        st =
+            run(m, NULL, "INSERT INTO kds_consumers (stream_id, name, created_ms) VALUES (?, ?, ?)",
+                "isi", s.id, name, (int64_t)now_ms);
+    }
+    if (st == CS_OK && out != NULL) {
+        memset(out, 0, sizeof(*out));
+        snprintf(out->stream, sizeof(out->stream), "%s", stream);
+        snprintf(out->name, sizeof(out->name), "%s", name);
+        out->created_ms = now_ms;
+        out->stream_created_ms = s.created_ms;
+    }
+    return end(m, st);
+}
+
+cs_status csi_kds_meta_consumer_get(csi_kds_meta *m, const char *stream, const char *name,
+                                    csi_kds_consumer *out)
+{
+    csi_kds_stream s;
+    sqlite3_stmt *q;
+    cs_status st;
+    if (m == NULL || stream == NULL || name == NULL || out == NULL) {
+        return CS_E_INVAL;
+    }
+    cs_mutex_lock(&m->mu);
+    st = load(m, stream, &s);
+    if (st == CS_OK &&
+        (st = run(m, &q,
+                  "SELECT name, created_ms FROM kds_consumers WHERE stream_id = ? AND name = ?",
+                  "is", s.id, name)) == CS_OK) {
+        if (sqlite3_step(q) == SQLITE_ROW) {
+            consumer_row(q, &s, out);
+        } else {
+            st = CS_E_NOTFOUND;
+        }
+        sqlite3_finalize(q);
+    }
+    cs_mutex_unlock(&m->mu);
+    return st;
+}
+
+cs_status csi_kds_meta_consumer_remove(csi_kds_meta *m, const char *stream, const char *name)
+{
+    csi_kds_stream s;
+    cs_status st;
+    if (m == NULL || stream == NULL || name == NULL) {
+        return CS_E_INVAL;
+    }
+    if ((st = begin(m)) != CS_OK) {
+        return st;
+    }
+    st = load(m, stream, &s);
+    if (st == CS_OK) {
+        st = run(m, NULL, "DELETE FROM kds_consumers WHERE stream_id = ? AND name = ?", "is", s.id,
+                 name);
+    }
+    if (st == CS_OK && sqlite3_changes(m->db) == 0) {
+        st = CS_E_NOTFOUND;
+    }
+    return end(m, st);
+}
+
+cs_status csi_kds_meta_consumers(csi_kds_meta *m, const char *stream, const char *after, size_t max,
+                                 csi_kds_consumer *out, size_t *n, bool *more)
+{
+    csi_kds_stream s;
+    sqlite3_stmt *q;
+    cs_status st;
+    if (m == NULL || stream == NULL || (out == NULL && max > 0) || n == NULL || more == NULL) {
+        return CS_E_INVAL;
+    }
+    *n = 0;
+    *more = false;
+    cs_mutex_lock(&m->mu);
+    st = load(m, stream, &s);
+    if (st == CS_OK &&
+        (st = run(m, &q,
+                  "SELECT name, created_ms FROM kds_consumers WHERE stream_id = ? AND name > ?"
+                  " ORDER BY name LIMIT ?",
+                  "isi", s.id, after ? after : "", (int64_t)max + 1)) == CS_OK) {
+        while (sqlite3_step(q) == SQLITE_ROW) {
+            if (*n == max) {
+                *more = true;
+                break;
+            }
+            consumer_row(q, &s, &out[(*n)++]);
         }
         sqlite3_finalize(q);
     }

@@ -133,6 +133,55 @@ cs_status csi_kds_meta_untag(csi_kds_meta *m, const char *name, const char *cons
 /** @brief The tags, by key. @param[out] out  CSI_KDS_MAX_TAGS slots */
 cs_status csi_kds_meta_tags(csi_kds_meta *m, const char *name, csi_kds_tag *out, size_t *n);
 
+struct sqlite3;
+
+/**
+ * @brief Runs `fn` on the connection in one write transaction (BEGIN IMMEDIATE; COMMIT when `fn`
+ * returns CS_OK, else ROLLBACK) under the metadata's lock: for the tables of other files of the
+ * server in the same database (kds_lease.c: kds_leases). `fn` must not call csi_kds_meta_*.
+ * @return what `fn` returned; CS_E_IO (begin or commit failed); CS_E_INVAL
+ */
+cs_status csi_kds_meta_with_db(csi_kds_meta *m, cs_status (*fn)(struct sqlite3 *db, void *ctx),
+                               void *ctx);
+
+/** Most consumers one stream may have registered (the service: 20). */
+#define CSI_KDS_MAX_CONSUMERS 20
+/** Longest consumer name (the service: 128, [a-zA-Z0-9_.-]). */
+#define CSI_KDS_MAX_CONSUMER_NAME 128
+
+/** @brief A registered stream consumer (RegisterStreamConsumer); ACTIVE once registered. */
+typedef struct csi_kds_consumer {
+    char stream[CSI_KDS_MAX_STREAM_NAME + 1];
+    char name[CSI_KDS_MAX_CONSUMER_NAME + 1];
+    uint64_t created_ms;        /**< its ARN ends with ":<created_ms / 1000>" */
+    uint64_t stream_created_ms; /**< of the stream it belongs to */
+} csi_kds_consumer;
+
+/**
+ * @brief Registers consumer `name` of `stream` (kds_consumers; deleted with the stream).
+ * @return CS_OK; CS_E_NOTFOUND (stream); CS_E_EXISTS (the name is taken:
+ *         ResourceInUseException); CS_E_LIMIT (CSI_KDS_MAX_CONSUMERS already); CS_E_INVAL
+ *         (name not 1..128 of [a-zA-Z0-9_.-]); CS_E_IO
+ */
+cs_status csi_kds_meta_consumer_add(csi_kds_meta *m, const char *stream, const char *name,
+                                    uint64_t now_ms, csi_kds_consumer *out);
+
+/** @brief Reads a consumer. @return CS_OK; CS_E_NOTFOUND (stream or consumer); CS_E_IO */
+cs_status csi_kds_meta_consumer_get(csi_kds_meta *m, const char *stream, const char *name,
+                                    csi_kds_consumer *out);
+
+/** @brief Deregisters a consumer. @return CS_OK; CS_E_NOTFOUND (stream or consumer); CS_E_IO */
+cs_status csi_kds_meta_consumer_remove(csi_kds_meta *m, const char *stream, const char *name);
+
+/**
+ * @brief The consumers of `stream` by name after `after` (NULL: from the first), at most `max`.
+ * @param[out] out   `max` slots
+ * @param[out] more  whether more follow
+ * @return CS_OK; CS_E_NOTFOUND (stream); CS_E_IO
+ */
+cs_status csi_kds_meta_consumers(csi_kds_meta *m, const char *stream, const char *after, size_t max,
+                                 csi_kds_consumer *out, size_t *n, bool *more);
+
 #ifdef __cplusplus
 }
 #endif

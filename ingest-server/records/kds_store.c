@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kds_limits.h"
+#include "kds_reshard.h"
 #include "reclog.h"
 
 #define MOD "kds"
@@ -20,13 +22,16 @@
 struct rt_shard {
     csi_kds_shard meta;
     csi_reclog *log;
+    csi_kds_shard_buckets buckets; /* per-shard limits (kds_limits.h) */
 };
 
 struct rt_stream {
     char name[CSI_KDS_MAX_STREAM_NAME + 1];
     uint64_t created_ms;
     uint32_t retention_hours;
-    struct rt_shard *shards; /* by index 0..n-1 */
+    csi_kds_limit_conf limits;                  /* the tag's, else the server's default */
+    uint64_t reshards[CSI_KDS_RESHARD_PER_DAY]; /* times of the last UpdateShardCount calls */
+    struct rt_shard *shards;                    /* by index 0..n-1 */
     size_t n;
     unsigned refs; /* the cache holds one while listed */
     bool dead;     /* deleted: destroy the logs when the last reference goes */
@@ -122,6 +127,11 @@ csi_kds_meta *csi_kds_store_meta(csi_kds_store *s)
     return s->meta;
 }
 
+uint64_t csi_kds_store_now_ms(const csi_kds_store *s)
+{
+    return now_ms(s);
+}
+
 static cs_status open_log(csi_kds_store *s, const struct rt_stream *r, uint32_t shard,
                           csi_reclog **log)
 {
@@ -158,6 +168,7 @@ static cs_status sync_shards(csi_kds_store *s, struct rt_stream *r)
             for (size_t i = r->n; i < n && st == CS_OK; i++) {
                 r->shards[i].meta = sh[i];
                 r->shards[i].log = NULL;
+                memset(&r->shards[i].buckets, 0, sizeof(r->shards[i].buckets));
                 st = open_log(s, r, (uint32_t)i, &r->shards[i].log);
                 if (st == CS_OK) {
                     r->n = i + 1;
@@ -170,6 +181,24 @@ static cs_status sync_shards(csi_kds_store *s, struct rt_stream *r)
     }
     free(sh);
     return st;
+}
+
+/* The stream's limits: its tag CSI_KDS_LIMITS_TAG when it parses, else the server's default. */
+static void load_limits(csi_kds_store *s, struct rt_stream *r)
+{
+    csi_kds_tag *t = calloc(CSI_KDS_MAX_TAGS, sizeof(*t));
+    size_t n = 0;
+    r->limits = s->cfg.limits;
+    if (t != NULL && csi_kds_meta_tags(s->meta, r->name, t, &n) == CS_OK) {
+        for (size_t i = 0; i < n; i++) {
+            csi_kds_limit_conf c;
+            if (strcmp(t[i].key, CSI_KDS_LIMITS_TAG) == 0 &&
+                csi_kds_limits_parse(t[i].value, &c) == CS_OK) {
+                r->limits = c;
+            }
+        }
+    }
+    free(t);
 }
 
 /* The stream, from the cache or the metadata, with a reference (lock held). */
@@ -196,6 +225,7 @@ static cs_status find_locked(csi_kds_store *s, const char *name, struct rt_strea
     snprintf(r->name, sizeof(r->name), "%s", name);
     r->created_ms = ms.created_ms;
     r->retention_hours = ms.retention_hours;
+    load_limits(s, r);
     st = sync_shards(s, r);
     if (st != CS_OK) {
         free_stream(r, false);
@@ -329,39 +359,59 @@ cs_status csi_kds_store_put(csi_kds_store *s, const char *name, const csi_kds_pu
             st = CS_E_INTERNAL; /* the open shards always cover the space */
         }
     }
-    /* Write each shard's part, in the records' order. */
+    /* Per-shard limits, record by record in the call's order: a record over its shard's limit
+     * is not written and fails alone (ProvisionedThroughputExceededException). */
+    for (size_t i = 0; st == CS_OK && csi_kds_limits_on(&r->limits) && i < n; i++) {
+        if (!csi_kds_limits_take_put(&r->shards[route[i]].buckets, &r->limits, t,
+                                     (uint64_t)recs[i].len + recs[i].key_len)) {
+            res[i].status = CS_E_LIMIT;
+            res[i].shard = route[i];
+            res[i].seq[0] = '\0';
+            route[i] = UINT32_MAX; /* skipped below */
+        }
+    }
+    /* Write each shard's part, in the records' order (route[j] = UINT32_MAX once written, so
+     * each shard's records are gathered once: O(n x shards), not O(n^2)). */
     for (size_t i = 0; i < n && st == CS_OK; i++) {
         size_t k = 0;
         uint64_t first = 0;
         cs_status wst;
-        bool seen = false;
-        for (size_t j = 0; j < i; j++) {
-            seen = seen || route[j] == route[i];
-        }
-        if (seen) {
-            continue;
+        uint32_t sh = route[i];
+        if (sh == UINT32_MAX) {
+            continue; /* over its limit, or written with an earlier record of its shard */
         }
         for (size_t j = i; j < n; j++) {
-            if (route[j] == route[i]) {
+            if (route[j] == sh) {
                 batch[k] = (csi_reclog_record){recs[j].partition_key, recs[j].key_len, recs[j].data,
                                                recs[j].len};
                 members[k++] = j;
+                route[j] = UINT32_MAX;
             }
         }
-        wst = csi_reclog_write(r->shards[route[i]].log, batch, k, t, &first, &ends[nlogs]);
+        wst = csi_reclog_write(r->shards[sh].log, batch, k, t, &first, &ends[nlogs]);
         for (size_t m = 0; m < k; m++) {
             csi_kds_put_result *pr = &res[members[m]];
             pr->status = wst;
-            pr->shard = route[i];
-            rec_log[members[m]] = r->shards[route[i]].log;
-            if (wst == CS_OK) {
-                csi_kds_seq_format(r->created_ms, route[i], first + m, pr->seq);
+            pr->shard = sh;
+            rec_log[members[m]] = r->shards[sh].log;
+            if (wst == CS_OK && m > 0 && res[members[m - 1]].status == CS_OK) {
+                /* the previous record's number + 1: only the offset digits change */
+                memcpy(pr->seq, res[members[m - 1]].seq, sizeof(pr->seq));
+                for (size_t d = 40; d >= 21; d--) { /* the 20 offset digits (kds.c) */
+                    if (pr->seq[d] != '9') {
+                        pr->seq[d]++;
+                        break;
+                    }
+                    pr->seq[d] = '0';
+                }
+            } else if (wst == CS_OK) {
+                csi_kds_seq_format(r->created_ms, sh, first + m, pr->seq);
             } else {
                 pr->seq[0] = '\0';
             }
         }
         if (wst == CS_OK) {
-            logs[nlogs++] = r->shards[route[i]].log;
+            logs[nlogs++] = r->shards[sh].log;
         }
     }
     cs_mutex_unlock(&s->mu);
@@ -417,8 +467,13 @@ cs_status csi_kds_store_iterator(csi_kds_store *s, const char *name, uint32_t sh
     case CSI_KDS_AT_SEQUENCE_NUMBER:
     case CSI_KDS_AFTER_SEQUENCE_NUMBER: {
         uint32_t sh;
-        if (seq == NULL || csi_kds_seq_parse(seq, strlen(seq), r->created_ms, &sh, &off) != CS_OK ||
-            sh != shard) {
+        char before[CSI_KDS_SEQ_LEN + 1];
+        csi_kds_seq_before_first(r->created_ms, shard, before);
+        if (seq != NULL && strcmp(seq, before) == 0) {
+            off = 0; /* a continuation before the shard's first record (kds.h) */
+        } else if (seq == NULL ||
+                   csi_kds_seq_parse(seq, strlen(seq), r->created_ms, &sh, &off) != CS_OK ||
+                   sh != shard) {
             st = CS_E_INVAL;
         } else if (type == CSI_KDS_AFTER_SEQUENCE_NUMBER) {
             off++;
@@ -478,8 +533,23 @@ static bool on_entry(void *ctx, const csi_reclog_entry *e)
     return true;
 }
 
+static cs_status get_impl(csi_kds_store *s, const char *iterator, size_t limit,
+                          csi_kds_record_fn fn, void *ctx, csi_kds_get_result *res, bool charge);
+
 cs_status csi_kds_store_get(csi_kds_store *s, const char *iterator, size_t limit,
                             csi_kds_record_fn fn, void *ctx, csi_kds_get_result *res)
+{
+    return get_impl(s, iterator, limit, fn, ctx, res, false);
+}
+
+cs_status csi_kds_store_get_limited(csi_kds_store *s, const char *iterator, size_t limit,
+                                    csi_kds_record_fn fn, void *ctx, csi_kds_get_result *res)
+{
+    return get_impl(s, iterator, limit, fn, ctx, res, true);
+}
+
+static cs_status get_impl(csi_kds_store *s, const char *iterator, size_t limit,
+                          csi_kds_record_fn fn, void *ctx, csi_kds_get_result *res, bool charge)
 {
     csi_kds_iterator it;
     struct rt_stream *r = NULL;
@@ -505,11 +575,15 @@ cs_status csi_kds_store_get(csi_kds_store *s, const char *iterator, size_t limit
     log = it.stream_created_ms == r->created_ms && it.shard < r->n ? r->shards[it.shard].log : NULL;
     if (log != NULL) {
         meta = r->shards[it.shard].meta;
+        if (charge && !csi_kds_limits_take_get(&r->shards[it.shard].buckets, &r->limits, t)) {
+            log = NULL;
+            st = CS_E_LIMIT;
+        }
     }
     cs_mutex_unlock(&s->mu);
     if (log == NULL) {
         release(s, r);
-        return CS_E_NOTFOUND;
+        return st == CS_E_LIMIT ? st : CS_E_NOTFOUND;
     }
     if (limit == 0 || limit > MAX_READ_RECORDS) {
         limit = MAX_READ_RECORDS;
@@ -648,4 +722,123 @@ cs_status csi_kds_store_trim(csi_kds_store *s, uint64_t *removed)
         *removed = total;
     }
     return st;
+}
+
+cs_status csi_kds_store_iterator_position(csi_kds_store *s, const char *iterator,
+                                          csi_kds_iterator *out)
+{
+    if (s == NULL || iterator == NULL || out == NULL) {
+        return CS_E_INVAL;
+    }
+    return csi_kds_iterator_decode(iterator, strlen(iterator), s->cfg.iterator_key, now_ms(s), out);
+}
+
+cs_status csi_kds_store_update_shard_count(csi_kds_store *s, const char *name, uint32_t target,
+                                           uint32_t *current)
+{
+    struct rt_stream *r = NULL;
+    csi_kds_shard *sh = NULL;
+    csi_kds_reshard_op *ops = NULL;
+    uint64_t *ends = NULL, t = now_ms(s);
+    size_t n = 0, n_ops = 0, n_new = 0, cap;
+    uint32_t open = 0, recent = 0;
+    cs_status st;
+    if (s == NULL || name == NULL || target == 0) {
+        return CS_E_INVAL;
+    }
+    cs_mutex_lock(&s->mu);
+    st = find_locked(s, name, &r);
+    if (st != CS_OK) {
+        cs_mutex_unlock(&s->mu);
+        return st;
+    }
+    n = r->n;
+    for (size_t k = 0; k < n; k++) {
+        open += r->shards[k].meta.closed ? 0u : 1u;
+    }
+    for (size_t k = 0; k < CSI_KDS_RESHARD_PER_DAY; k++) {
+        recent += r->reshards[k] != 0 && r->reshards[k] + 24u * 3600000u > t ? 1u : 0u;
+    }
+    if (current != NULL) {
+        *current = open;
+    }
+    if (target > CSI_KDS_RESHARD_MAX_TARGET || target > 2u * (uint64_t)open ||
+        2u * (uint64_t)target < open) {
+        st = CS_E_RANGE;
+        goto out;
+    }
+    if (recent >= CSI_KDS_RESHARD_PER_DAY) {
+        st = CS_E_LIMIT;
+        goto out;
+    }
+    cap = (size_t)open + target + 2;
+    sh = calloc(n ? n : 1, sizeof(*sh));
+    ends = calloc(n ? n : 1, sizeof(*ends));
+    ops = calloc(cap, sizeof(*ops));
+    if (sh == NULL || ends == NULL || ops == NULL) {
+        st = CS_E_NOMEM;
+        goto out;
+    }
+    /* Writes happen under this lock: no record lands in a shard after its end is taken. */
+    for (size_t k = 0; k < n; k++) {
+        sh[k] = r->shards[k].meta;
+        ends[k] = r->shards[k].meta.closed ? r->shards[k].meta.end_offset
+                                           : csi_reclog_written_end(r->shards[k].log);
+    }
+    st = csi_kds_reshard_plan(sh, n, target, ops, cap, &n_ops, &n_new);
+    if (st == CS_OK && n + n_new > CSI_KDS_MAX_SHARDS) {
+        st = CS_E_LIMIT;
+    }
+    if (st == CS_OK && n_ops > 0) {
+        st = csi_kds_meta_reshard(s->meta, name, ops, n_ops, ends, n, t);
+        if (st == CS_OK) {
+            st = sync_shards(s, r);
+        }
+    }
+    if (st == CS_OK) {
+        size_t oldest = 0;
+        for (size_t k = 1; k < CSI_KDS_RESHARD_PER_DAY; k++) {
+            oldest = r->reshards[k] < r->reshards[oldest] ? k : oldest;
+        }
+        r->reshards[oldest] = t;
+    }
+out:
+    release_locked(r);
+    cs_mutex_unlock(&s->mu);
+    free(sh);
+    free(ends);
+    free(ops);
+    return st;
+}
+
+cs_status csi_kds_store_limits(csi_kds_store *s, const char *name, csi_kds_limit_conf *out)
+{
+    struct rt_stream *r = NULL;
+    cs_status st = CS_OK;
+    if (s == NULL || out == NULL) {
+        return CS_E_INVAL;
+    }
+    cs_mutex_lock(&s->mu);
+    if (name == NULL) {
+        *out = s->cfg.limits;
+    } else if ((st = find_locked(s, name, &r)) == CS_OK) {
+        *out = r->limits;
+        release_locked(r);
+    }
+    cs_mutex_unlock(&s->mu);
+    return st;
+}
+
+void csi_kds_store_limits_changed(csi_kds_store *s, const char *name)
+{
+    if (s == NULL || name == NULL) {
+        return;
+    }
+    cs_mutex_lock(&s->mu);
+    for (struct rt_stream *r = s->streams; r != NULL; r = r->next) {
+        if (strcmp(r->name, name) == 0) {
+            load_limits(s, r);
+        }
+    }
+    cs_mutex_unlock(&s->mu);
 }

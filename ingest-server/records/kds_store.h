@@ -20,6 +20,7 @@
 
 #include "camstream/platform.h"
 #include "kds.h"
+#include "kds_limits.h"
 #include "kds_meta.h"
 
 #ifdef __cplusplus
@@ -36,7 +37,9 @@ typedef struct csi_kds_store_config {
     uint8_t iterator_key[CSI_KDS_ITERATOR_KEY_LEN]; /**< the server's secret; default random */
     const cs_clock *clock;                          /**< NULL: system */
     const cs_logger *logger;
-    uint64_t segment_bytes; /**< record log segment size; 0: the log's default */
+    uint64_t segment_bytes;    /**< record log segment size; 0: the log's default */
+    csi_kds_limit_conf limits; /**< per-shard limits of streams without the tag
+                                    CSI_KDS_LIMITS_TAG; default all 0: off */
 } csi_kds_store_config;
 
 /** @brief Fills `cfg` with the defaults listed at each field (a random iterator key). */
@@ -50,6 +53,9 @@ void csi_kds_store_close(csi_kds_store **s);
 
 /** @brief The metadata, for the describe/list/tag calls the store does not wrap. */
 csi_kds_meta *csi_kds_store_meta(csi_kds_store *s);
+
+/** @brief Wall-clock milliseconds of the store's clock (replaceable in tests), for the leases. */
+uint64_t csi_kds_store_now_ms(const csi_kds_store *s);
 
 /** @brief CreateStream. @return as csi_kds_meta_create() */
 cs_status csi_kds_store_create(csi_kds_store *s, const char *name, uint32_t shards, bool on_demand);
@@ -138,6 +144,16 @@ typedef struct csi_kds_get_result {
 cs_status csi_kds_store_get(csi_kds_store *s, const char *iterator, size_t limit,
                             csi_kds_record_fn fn, void *ctx, csi_kds_get_result *res);
 
+/**
+ * @brief GetRecords as a client calls it: csi_kds_store_get() that also takes a token from the
+ * shard's GetRecords calls/s limit (kds_limits.h) after the iterator checks. (Readers inside the
+ * server, such as SubscribeToShard, use csi_kds_store_get(): not limited.)
+ * @return as csi_kds_store_get(); CS_E_LIMIT (over the limit: nothing read;
+ *         ProvisionedThroughputExceededException)
+ */
+cs_status csi_kds_store_get_limited(csi_kds_store *s, const char *iterator, size_t limit,
+                                    csi_kds_record_fn fn, void *ctx, csi_kds_get_result *res);
+
 /** @brief SplitShard at `new_start` (decimal hash key). @return as csi_kds_meta_split() */
 cs_status csi_kds_store_split(csi_kds_store *s, const char *name, uint32_t shard,
                               const char *new_start, uint32_t children[2]);
@@ -149,6 +165,36 @@ cs_status csi_kds_store_merge(csi_kds_store *s, const char *name, uint32_t a, ui
 /** @brief Retention: removes whole log segments older than each stream's retention.
  * @param[out] removed  records removed (may be NULL) */
 cs_status csi_kds_store_trim(csi_kds_store *s, uint64_t *removed);
+
+/**
+ * @brief Where an iterator of this store points (stream, shard, next offset): for the
+ * ContinuationSequenceNumber of SubscribeToShard (api/kds_subscribe.c).
+ * @return as csi_kds_iterator_decode()
+ */
+cs_status csi_kds_store_iterator_position(csi_kds_store *s, const char *iterator,
+                                          csi_kds_iterator *out);
+
+/**
+ * @brief UpdateShardCount (UNIFORM_SCALING): splits and merges (kds_reshard.h) in one metadata
+ * transaction so that `target` open shards split the hash space evenly; parents close and stay
+ * readable. The service's limits: target at most twice and at least half the open shards, at
+ * most CSI_KDS_RESHARD_MAX_TARGET, at most CSI_KDS_RESHARD_PER_DAY calls per stream in a rolling
+ * 24 hours (counted in memory since the server started).
+ * @param[out] current  the open shards before (may be NULL)
+ * @return CS_OK; CS_E_NOTFOUND; CS_E_RANGE (the target is out of the bounds above:
+ *         InvalidArgumentException); CS_E_LIMIT (calls per day, or more than CSI_KDS_MAX_SHARDS
+ *         shards in all: LimitExceededException); CS_E_IO
+ */
+cs_status csi_kds_store_update_shard_count(csi_kds_store *s, const char *name, uint32_t target,
+                                           uint32_t *current);
+
+/** @brief The per-shard limits of stream `name` (NULL: the server's default). @return CS_OK;
+ * CS_E_NOTFOUND */
+cs_status csi_kds_store_limits(csi_kds_store *s, const char *name, csi_kds_limit_conf *out);
+
+/** @brief Re-reads the limits tag of `name` after its tags changed (AddTagsToStream,
+ * RemoveTagsFromStream). */
+void csi_kds_store_limits_changed(csi_kds_store *s, const char *name);
 
 #ifdef __cplusplus
 }

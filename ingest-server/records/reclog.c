@@ -824,7 +824,7 @@ cs_status csi_reclog_read(csi_reclog *l, uint64_t from, size_t max_records, size
         fill_pos = pos;
         while (!stop && count < max_records && off < visible && off < seg_end) {
             struct rec_hdr h;
-            int r = parse_rec(buf + at, have - at, &h);
+            int r = have > at ? parse_rec(buf + at, have - at, &h) : 0; /* buf NULL at first */
             if (r == 1) {
                 if (h.offset != off) {
                     r = -1;

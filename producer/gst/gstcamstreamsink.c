@@ -60,6 +60,7 @@ struct _GstCamstreamSink {
 
     /* properties */
     gchar *stream_name, *endpoint, *region, *access_key, *secret_key, *credential_file;
+    gchar *session_token;
     guint storage_size_mb, fragment_duration_ms, retention_hours, max_latency_ms;
     guint connection_staleness_s, flush_timeout_ms;
     gboolean key_frame_fragmentation, absolute_fragment_times, create_stream;
@@ -76,6 +77,10 @@ struct _GstCamstreamSink {
     volatile gint fatal;      /* the SDK stopped the stream for good */
     volatile gint persisted;  /* PERSISTED acks seen (the metrics count them after on_ack) */
     guint64 last_latency_msg; /* frames_put count at the last latency message */
+    /* Frames before the first video key frame (see put_buffer), reported as one drop. */
+    gboolean have_video, seen_key;
+    guint pre_key_frames;
+    guint64 pre_key_bytes, pre_key_first_ns, pre_key_last_ns;
 };
 
 G_DEFINE_TYPE(GstCamstreamSink, gst_camstream_sink, GST_TYPE_ELEMENT)
@@ -99,6 +104,11 @@ enum {
     PROP_STREAM_TAGS,
     PROP_START_TIME,
     PROP_FLUSH_TIMEOUT,
+    /* kvssink's names where ours differ (same settings) */
+    PROP_REGION_ALIAS,
+    PROP_ALLOW_CREATE_STREAM,
+    PROP_FILE_START_TIME,
+    PROP_SESSION_TOKEN,
 };
 
 #define DEFAULT_ENDPOINT "http://127.0.0.1:8080"
@@ -106,7 +116,7 @@ enum {
 #define DEFAULT_STORAGE_MB 16
 #define DEFAULT_FRAGMENT_MS 2000
 #define DEFAULT_RETENTION_H 2
-#define DEFAULT_MAX_LATENCY_MS 60000
+#define DEFAULT_MAX_LATENCY_S 60
 #define DEFAULT_STALENESS_S 20
 #define DEFAULT_FLUSH_TIMEOUT_MS 30000
 
@@ -181,6 +191,39 @@ static void on_drop(void *ctx, cs_stream *s, const cs_drop *d)
                                            "last-ts-ns", G_TYPE_UINT64, (guint64)d->last_ts_ns,
                                            "error-id", G_TYPE_UINT, d->error_id, "maybe-stored",
                                            G_TYPE_BOOLEAN, d->maybe_stored, NULL));
+}
+
+/* Frames before the first video key frame: a fragment starts with a key frame (as in KVS, whose
+ * producer skips them and counts them in its metrics), so they have nowhere to go. They are
+ * reported as one camstream-drop message, reason "before-key-frame", when the key frame comes
+ * (or at EOS). Streaming thread. */
+static void note_pre_key(GstCamstreamSink *self, const cs_frame *f)
+{
+    if (self->pre_key_frames == 0) {
+        self->pre_key_first_ns = f->pts_ns;
+    }
+    self->pre_key_frames++;
+    self->pre_key_bytes += f->size;
+    self->pre_key_last_ns = MAX(self->pre_key_last_ns, f->pts_ns);
+}
+
+static void report_pre_key(GstCamstreamSink *self)
+{
+    if (self->pre_key_frames == 0) {
+        return;
+    }
+    GST_INFO_OBJECT(self, "dropped %u frames before the first video key frame",
+                    self->pre_key_frames);
+    post_structure(self,
+                   gst_structure_new("camstream-drop", "reason", G_TYPE_STRING, "before-key-frame",
+                                     "frames", G_TYPE_UINT, self->pre_key_frames, "bytes",
+                                     G_TYPE_UINT64, self->pre_key_bytes, "first-ts-ns",
+                                     G_TYPE_UINT64, self->pre_key_first_ns, "last-ts-ns",
+                                     G_TYPE_UINT64, self->pre_key_last_ns, "error-id", G_TYPE_UINT,
+                                     0u, "maybe-stored", G_TYPE_BOOLEAN, FALSE, NULL));
+    self->pre_key_frames = 0;
+    self->pre_key_bytes = 0;
+    self->pre_key_last_ns = 0;
 }
 
 static void on_pressure(void *ctx, cs_stream *s, unsigned pct, bool rising, size_t used, size_t cap)
@@ -361,6 +404,7 @@ static gboolean create_stream(GstCamstreamSink *self)
             }
             t = &sc.tracks[n];
             pd->track_index = (guint)n;
+            self->have_video = self->have_video || pd->video;
             t->codec = pd->codec;
             t->name = pd->video ? "video" : "audio";
             if (pd->codec_private != NULL) {
@@ -432,6 +476,7 @@ static GstFlowReturn put_buffer(GstCamstreamSink *self, CsPadData *pd, GstBuffer
     GstMapInfo map;
     GstClockTime pts = GST_BUFFER_PTS(buf), dts = GST_BUFFER_DTS(buf);
     cs_status st;
+    gboolean first_key = FALSE;
 
     if (!GST_CLOCK_TIME_IS_VALID(pts)) {
         pts = dts;
@@ -451,6 +496,15 @@ static GstFlowReturn put_buffer(GstCamstreamSink *self, CsPadData *pd, GstBuffer
     f.size = map.size;
     f.pts_ns = self->epoch0_ns + pts;
     f.dts_ns = GST_CLOCK_TIME_IS_VALID(dts) ? self->epoch0_ns + dts : 0;
+    if (!GST_CLOCK_TIME_IS_VALID(dts) && GST_COLLECT_PADS_DTS_IS_VALID(&pd->collect)) {
+        /* A DTS before running time 0 (an encoder's first frames with B-frames: DTS = PTS minus
+         * the reorder delay) is cleared on the buffer by the running-time clip and kept, signed,
+         * here. Without it the SDK would take the PTS, which goes back at the next B-frame. */
+        gint64 sdts = GST_COLLECT_PADS_DTS(&pd->collect);
+        f.dts_ns = sdts >= 0 || (guint64)(-sdts) < self->epoch0_ns
+                       ? (guint64)((gint64)self->epoch0_ns + sdts)
+                       : 1;
+    }
     if (GST_BUFFER_DURATION_IS_VALID(buf)) {
         f.duration_ns = GST_BUFFER_DURATION(buf);
     }
@@ -460,8 +514,23 @@ static GstFlowReturn put_buffer(GstCamstreamSink *self, CsPadData *pd, GstBuffer
     }
     f.track = pd->track_index + 1u;
     f.format = pd->format;
+    if (self->have_video && !self->seen_key) {
+        if (!pd->video || (f.flags & CS_FRAME_KEY) == 0) {
+            note_pre_key(self, &f);
+            gst_buffer_unmap(buf, &map);
+            return GST_FLOW_OK;
+        }
+        self->seen_key = TRUE;
+        first_key = TRUE;
+    }
     st = cs_stream_put_frame(self->stream, &f);
     gst_buffer_unmap(buf, &map);
+    if (st == CS_OK) {
+        report_pre_key(self);
+    } else if (first_key && st != CS_E_STATE) {
+        /* the first key frame itself was refused (warned below): wait for the next one */
+        self->seen_key = FALSE;
+    }
     switch (st) {
     case CS_OK:
     case CS_E_NOSPACE: /* reported through on_drop */
@@ -471,7 +540,9 @@ static GstFlowReturn put_buffer(GstCamstreamSink *self, CsPadData *pd, GstBuffer
         if (g_atomic_int_get(&self->fatal)) {
             return GST_FLOW_ERROR; /* on_error posted the element error */
         }
-        GST_DEBUG_OBJECT(self, "frame before the first key frame with SPS/PPS: skipped");
+        /* before the SDK's first key frame with SPS/PPS: counted with the frames before it */
+        self->seen_key = FALSE;
+        note_pre_key(self, &f);
         break;
     case CS_E_MALFORMED:
         GST_ELEMENT_WARNING(self, STREAM, FORMAT,
@@ -510,6 +581,7 @@ static void finish(GstCamstreamSink *self)
     cs_status st = CS_OK;
     guint waited = 0;
 
+    report_pre_key(self);
     if (self->stream != NULL) {
         do {
             st = cs_stream_flush(self->stream, SLICE_MS);
@@ -615,6 +687,7 @@ static gboolean start(GstCamstreamSink *self)
     if (self->access_key != NULL && self->access_key[0] != '\0') {
         pc.access_key = self->access_key;
         pc.secret_key = self->secret_key;
+        pc.session_token = self->session_token;
     }
     pc.credentials_file = self->credential_file;
     pc.stale_timeout_ms = self->connection_staleness_s * 1000u;
@@ -630,6 +703,11 @@ static gboolean start(GstCamstreamSink *self)
     self->stream_failed = FALSE;
     self->have_epoch = FALSE;
     self->last_latency_msg = 0;
+    self->have_video = FALSE;
+    self->seen_key = FALSE;
+    self->pre_key_frames = 0;
+    self->pre_key_bytes = 0;
+    self->pre_key_last_ns = 0;
     g_atomic_int_set(&self->fatal, 0);
     g_atomic_int_set(&self->persisted, 0);
     return TRUE;
@@ -682,8 +760,13 @@ static void set_property(GObject *object, guint id, const GValue *value, GParamS
         self->endpoint = g_value_dup_string(value);
         break;
     case PROP_REGION:
+    case PROP_REGION_ALIAS:
         g_free(self->region);
         self->region = g_value_dup_string(value);
+        break;
+    case PROP_SESSION_TOKEN:
+        g_free(self->session_token);
+        self->session_token = g_value_dup_string(value);
         break;
     case PROP_ACCESS_KEY:
         g_free(self->access_key);
@@ -713,10 +796,11 @@ static void set_property(GObject *object, guint id, const GValue *value, GParamS
         self->retention_hours = g_value_get_uint(value);
         break;
     case PROP_CREATE_STREAM:
+    case PROP_ALLOW_CREATE_STREAM:
         self->create_stream = g_value_get_boolean(value);
         break;
     case PROP_MAX_LATENCY:
-        self->max_latency_ms = g_value_get_uint(value);
+        self->max_latency_ms = MIN(g_value_get_uint(value), G_MAXUINT / 1000u) * 1000u;
         break;
     case PROP_CONNECTION_STALENESS:
         self->connection_staleness_s = g_value_get_uint(value);
@@ -729,6 +813,9 @@ static void set_property(GObject *object, guint id, const GValue *value, GParamS
         break;
     case PROP_START_TIME:
         self->start_time_ms = g_value_get_uint64(value);
+        break;
+    case PROP_FILE_START_TIME:
+        self->start_time_ms = MIN(g_value_get_uint64(value), G_MAXUINT64 / 1000u) * 1000u;
         break;
     case PROP_FLUSH_TIMEOUT:
         self->flush_timeout_ms = g_value_get_uint(value);
@@ -750,7 +837,11 @@ static void get_property(GObject *object, guint id, GValue *value, GParamSpec *p
         g_value_set_string(value, self->endpoint);
         break;
     case PROP_REGION:
+    case PROP_REGION_ALIAS:
         g_value_set_string(value, self->region);
+        break;
+    case PROP_SESSION_TOKEN:
+        g_value_set_string(value, self->session_token != NULL ? "********" : NULL);
         break;
     case PROP_ACCESS_KEY:
         g_value_set_string(value, self->access_key);
@@ -777,10 +868,11 @@ static void get_property(GObject *object, guint id, GValue *value, GParamSpec *p
         g_value_set_uint(value, self->retention_hours);
         break;
     case PROP_CREATE_STREAM:
+    case PROP_ALLOW_CREATE_STREAM:
         g_value_set_boolean(value, self->create_stream);
         break;
     case PROP_MAX_LATENCY:
-        g_value_set_uint(value, self->max_latency_ms);
+        g_value_set_uint(value, self->max_latency_ms / 1000u);
         break;
     case PROP_CONNECTION_STALENESS:
         g_value_set_uint(value, self->connection_staleness_s);
@@ -790,6 +882,9 @@ static void get_property(GObject *object, guint id, GValue *value, GParamSpec *p
         break;
     case PROP_START_TIME:
         g_value_set_uint64(value, self->start_time_ms);
+        break;
+    case PROP_FILE_START_TIME:
+        g_value_set_uint64(value, self->start_time_ms / 1000u);
         break;
     case PROP_FLUSH_TIMEOUT:
         g_value_set_uint(value, self->flush_timeout_ms);
@@ -811,6 +906,7 @@ static void finalize(GObject *object)
     g_free(self->access_key);
     g_free(self->secret_key);
     g_free(self->credential_file);
+    g_free(self->session_token);
     g_clear_pointer(&self->stream_tags, gst_structure_free);
     G_OBJECT_CLASS(gst_camstream_sink_parent_class)->finalize(object);
 }
@@ -829,7 +925,7 @@ static void gst_camstream_sink_init(GstCamstreamSink *self)
     self->absolute_fragment_times = TRUE;
     self->retention_hours = DEFAULT_RETENTION_H;
     self->create_stream = TRUE;
-    self->max_latency_ms = DEFAULT_MAX_LATENCY_MS;
+    self->max_latency_ms = DEFAULT_MAX_LATENCY_S * 1000u;
     self->connection_staleness_s = DEFAULT_STALENESS_S;
     self->flush_timeout_ms = DEFAULT_FLUSH_TIMEOUT_MS;
     GST_OBJECT_FLAG_SET(self, GST_ELEMENT_FLAG_SINK);
@@ -905,9 +1001,9 @@ static void gst_camstream_sink_class_init(GstCamstreamSinkClass *klass)
     g_object_class_install_property(
         oc, PROP_MAX_LATENCY,
         g_param_spec_uint("max-latency", "Max latency",
-                          "ms; an unpersisted frame older than this posts a camstream-latency "
-                          "message (0: never)",
-                          0, G_MAXUINT, DEFAULT_MAX_LATENCY_MS, RW));
+                          "Seconds (as kvssink); an unpersisted frame older than this posts a "
+                          "camstream-latency message (0: never)",
+                          0, G_MAXUINT / 1000u, DEFAULT_MAX_LATENCY_S, RW));
     g_object_class_install_property(
         oc, PROP_CONNECTION_STALENESS,
         g_param_spec_uint("connection-staleness", "Connection staleness",
@@ -931,6 +1027,27 @@ static void gst_camstream_sink_class_init(GstCamstreamSinkClass *klass)
         g_param_spec_uint("flush-timeout", "Flush timeout",
                           "At EOS, wait this many ms for every fragment to be PERSISTED", 0,
                           G_MAXUINT, DEFAULT_FLUSH_TIMEOUT_MS, RW));
+    /* kvssink's names for the same settings, so its pipelines work unchanged. */
+    g_object_class_install_property(oc, PROP_REGION_ALIAS,
+                                    g_param_spec_string("region", "Region",
+                                                        "Same as aws-region (camstreamsrc's name)",
+                                                        DEFAULT_REGION, RW));
+    g_object_class_install_property(
+        oc, PROP_ALLOW_CREATE_STREAM,
+        g_param_spec_boolean("allow-create-stream", "Allow create stream",
+                             "Same as create-stream (kvssink's name)", TRUE, RW));
+    g_object_class_install_property(
+        oc, PROP_FILE_START_TIME,
+        g_param_spec_uint64("file-start-time", "File start time",
+                            "Same as start-time, in seconds since the epoch (kvssink's name); "
+                            "0: the wall clock",
+                            0, G_MAXUINT64 / 1000u, 0, RW));
+    g_object_class_install_property(
+        oc, PROP_SESSION_TOKEN,
+        g_param_spec_string("session-token", "Session token",
+                            "Session token of temporary credentials (with access-key); unset: "
+                            "AWS_SESSION_TOKEN",
+                            NULL, RW));
 
     gst_element_class_add_static_pad_template(ec, &video_template);
     gst_element_class_add_static_pad_template(ec, &audio_template);

@@ -5,7 +5,11 @@
  * library, so the object is linked into every bench even if it calls none of these. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "benchutil.h"
@@ -99,4 +103,89 @@ bool cs_bench_allocs_counted(void)
 #else
     return true;
 #endif
+}
+
+/* ---- machine-readable figures ($CS_BENCH_RESULTS) ---- */
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            fprintf(f, "\\%c", c);
+        } else if (c < 0x20) {
+            fprintf(f, "\\u%04x", c);
+        } else {
+            fputc(c, f);
+        }
+    }
+    fputc('"', f);
+}
+
+static void json_num(FILE *f, double v)
+{
+    if (isnan(v) || isinf(v)) {
+        fputs("null", f);
+    } else {
+        fprintf(f, "%.9g", v);
+    }
+}
+
+static void json_opt(FILE *f, const char *key, const char *v)
+{
+    if (v != NULL) {
+        fprintf(f, ",\"%s\":", key);
+        json_str(f, v);
+    }
+}
+
+void cs_bench_figure(const struct cs_bench_figure *fig)
+{
+    const char *path = getenv("CS_BENCH_RESULTS");
+    FILE *f;
+    if (path == NULL || *path == '\0' || (f = fopen(path, "a")) == NULL) {
+        return;
+    }
+    fputs("{\"kind\":\"figure\"", f);
+    json_opt(f, "bench", fig->bench ? fig->bench : "?");
+    json_opt(f, "id", fig->id ? fig->id : "?");
+    json_opt(f, "label", fig->label ? fig->label : fig->id);
+    fputs(",\"value\":", f);
+    json_num(f, fig->value);
+    json_opt(f, "unit", fig->unit ? fig->unit : "");
+    if (fig->runs != NULL && fig->n_runs > 0) {
+        fputs(",\"runs\":[", f);
+        for (size_t i = 0; i < fig->n_runs; i++) {
+            if (i > 0) {
+                fputc(',', f);
+            }
+            json_num(f, fig->runs[i]);
+        }
+        fputc(']', f);
+    }
+    json_opt(f, "target", fig->target);
+    json_opt(f, "reference", fig->reference);
+    json_opt(f, "baseline", fig->baseline);
+    json_opt(f, "note", fig->note);
+    if (fig->verdict != CS_BENCH_EVAL) {
+        json_opt(f, "verdict", fig->verdict == CS_BENCH_PASS ? "PASS" : "MISS");
+    }
+    fputs("}\n", f);
+    fclose(f);
+}
+
+void cs_bench_record(const char *fmt, ...)
+{
+    const char *path = getenv("CS_BENCH_RESULTS");
+    FILE *f;
+    va_list ap;
+    if (path == NULL || *path == '\0' || (f = fopen(path, "a")) == NULL) {
+        return;
+    }
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    fputc('\n', f);
+    fclose(f);
 }

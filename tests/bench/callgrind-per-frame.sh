@@ -41,6 +41,14 @@ ir() {
     sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$tmp/cg.out"
 }
 
+# figure ID LABEL VALUE UNIT: one figure for scripts/bench-report, appended to $CS_BENCH_RESULTS
+# when it is set (see tests/bench/benchutil.h)
+figure() {
+    [ -n "${CS_BENCH_RESULTS:-}" ] || return 0
+    printf '{"kind":"figure","bench":"callgrind","id":"%s","label":"%s","value":%s,"unit":"%s"}\n' \
+        "$1" "$2" "${3:-null}" "$4" >>"$CS_BENCH_RESULTS"
+}
+
 # per A B DIVISOR: (B - A) / DIVISOR, rounded
 per() {
     awk -v a="$1" -v b="$2" -v d="$3" 'BEGIN { printf "%.0f", (b - a) / d }'
@@ -89,6 +97,11 @@ if [ -x "$bench/mkv_write_bench" ]; then
     printf '  put_frame (header + payload copy):  %8s Ir/frame\n' "$ir_put"
     printf '  payload memcpy alone:               %8s Ir/frame\n' "$ir_memcpy"
     printf '  put_frame beyond the copy:          %8s Ir/frame\n' "$beyond"
+    figure callgrind.mkv_write_header "fragmenter: frame header only" "$ir_header" Ir/frame
+    figure callgrind.mkv_write_sized "fragmenter: size pass + header" "$ir_sized" Ir/frame
+    figure callgrind.mkv_write_put "fragmenter: put_frame (header + payload copy)" "$ir_put" Ir/frame
+    figure callgrind.mkv_write_memcpy "payload memcpy alone" "$ir_memcpy" Ir/frame
+    figure callgrind.mkv_write_beyond "fragmenter: put_frame beyond the copy" "$beyond" Ir/frame
 fi
 
 if [ -x "$bench/mkv_read_bench" ]; then
@@ -102,9 +115,12 @@ if [ -x "$bench/mkv_read_bench" ]; then
     frames2=$(sed -n 's/.* bytes, \([0-9]*\) frames.*/\1/p' "$tmp/stdout")
     echo "mkv_read_bench under callgrind: payloads skipped, 64 KiB chunks, first $MB1 MB vs" \
         "$MB2 MB of the clip ($((frames2 - frames1)) blocks between)"
-    printf '  reader:                             %8s Ir/MB\n' \
-        "$(awk -v a="$a" -v b="$b" -v x="$bytes1" -v y="$bytes2" \
-            'BEGIN { printf "%.0f", (b - a) / ((y - x) / 1e6) }')"
-    printf '  reader:                             %8s Ir/block\n' \
-        "$(per "$a" "$b" $((frames2 - frames1)))"
+    per_mb=$(awk -v a="$a" -v b="$b" -v x="$bytes1" -v y="$bytes2" \
+        'BEGIN { printf "%.0f", (b - a) / ((y - x) / 1e6) }')
+    per_block=$(per "$a" "$b" $((frames2 - frames1)))
+    printf '  reader:                             %8s Ir/MB\n' "$per_mb"
+    printf '  reader:                             %8s Ir/block\n' "$per_block"
+    figure callgrind.mkv_read_per_mb "MKV reader, payloads skipped, 64 KiB chunks" "$per_mb" Ir/MB
+    figure callgrind.mkv_read_per_block "MKV reader, payloads skipped, per block" "$per_block" \
+        Ir/block
 fi

@@ -71,6 +71,7 @@ struct opts {
     unsigned idle_conns;
     unsigned consumers;
     double live_seconds;
+    double sweep_seconds;
     unsigned only; /* bit per scenario */
     bool keep;
     bool paced_ceiling;    /* scenario 2 also runs against the ceiling */
@@ -1360,12 +1361,14 @@ static bool ceiling_stop(struct ceiling *ce)
 struct results {
     bool have_tp, have_paced, have_live, have_mem_idle;
     double tp_server, tp_ceiling, tp_ratio;
+    double tp_srv_runs[16], tp_ceil_runs[16], tp_ratio_runs[16]; /* per run, for the report */
+    unsigned tp_runs;
     double ack_p50, ack_p99, ack_max;
     size_t ack_n, ack_missing;
     size_t paced_n;
     double lag_p99;
     bool have_paced_ceiling;
-    double ceil_ack_p99;
+    double ceil_ack_p50, ceil_ack_p99;
     double live_p50, live_p99, live_max;
     size_t live_n;
     double rss0, rss_idle_per, rss_active, rss_active_per;
@@ -1447,6 +1450,10 @@ static void scenario_throughput(void)
     }
     if (r == runs) {
         g_r.have_tp = true;
+        memcpy(g_r.tp_srv_runs, srv, sizeof(srv));
+        memcpy(g_r.tp_ceil_runs, cei, sizeof(cei));
+        memcpy(g_r.tp_ratio_runs, rat, sizeof(rat));
+        g_r.tp_runs = runs;
         g_r.tp_server = median_of(srv, runs);
         g_r.tp_ceiling = median_of(cei, runs);
         g_r.tp_ratio = median_of(rat, runs);
@@ -1458,6 +1465,8 @@ static void scenario_throughput(void)
 struct paced_out {
     size_t started, failed, ack_errors, nl, miss;
     double setup_s, p50, p99, max, lag50, lag99, rss; /* rss: median while active, KiB */
+    double mbps;       /* body bytes of the PERSISTED fragments / (last PERSISTED ack - start) */
+    double ideal_mbps; /* every body byte / (the last frame's due time - start): the offer */
 };
 
 /* n uploads of b paced at their frame times to port; RSS of rss_pid sampled when > 0. */
@@ -1466,7 +1475,7 @@ static void run_paced(int port, const struct body *b, size_t n, unsigned secs, c
 {
     struct engine e;
     size_t i, k, ng = 0, nr = 0;
-    double *lat, *lag, rs[4096], t_setup;
+    double *lat, *lag, rs[4096], t_setup, acked_bytes = 0;
 
     memset(o, 0, sizeof(*o));
     engine_init(&e, port, n, b);
@@ -1498,6 +1507,10 @@ static void run_paced(int port, const struct body *b, size_t n, unsigned secs, c
             if (e.c[i].t_end[k] > 0) {
                 lag[ng++] = (e.c[i].t_end[k] - e.c[i].start_ns - b->units[u].t_ms * 1e6) / 1e6;
             }
+            if (e.c[i].t_ack[k] > 0) {
+                size_t end = k + 1 < b->n_frags ? b->frag_off[k + 1] : b->len;
+                acked_bytes += (double)(end - b->frag_off[k]);
+            }
             if (e.c[i].t_end[k] > 0 && e.c[i].t_ack[k] > 0) {
                 lat[o->nl++] = (e.c[i].t_ack[k] - e.c[i].t_end[k]) / 1e6;
             } else {
@@ -1510,6 +1523,19 @@ static void run_paced(int port, const struct body *b, size_t n, unsigned secs, c
     o->p50 = quantile(lat, o->nl, 0.50);
     o->p99 = quantile(lat, o->nl, 0.99);
     o->max = o->nl ? lat[o->nl - 1] : NAN;
+    o->mbps = e.go && e.last_ack_ns > e.go_ns
+                  ? acked_bytes / ((e.last_ack_ns - e.go_ns) / 1e9) / 1e6
+                  : 0.0;
+    if (e.go) {
+        /* the uploads start spread over a second: the offer ends with the latest last frame */
+        double end = 0;
+        for (i = 0; i < n; i++) {
+            double t = e.c[i].start_ns + b->units[b->n_units - 1].t_ms * 1e6;
+            end = t > end ? t : end;
+        }
+        o->ideal_mbps =
+            end > e.go_ns ? (double)n * (double)b->len / ((end - e.go_ns) / 1e9) / 1e6 : 0.0;
+    }
     /* RSS while every upload is active: samples from the second half of the paced time */
     for (i = 0; i < e.n_rss; i++) {
         if (e.go && e.rss_t[i] >= e.go_ns + 1e9 * (0.5 * secs + 1) &&
@@ -1522,8 +1548,8 @@ static void run_paced(int port, const struct body *b, size_t n, unsigned secs, c
            o->started, o->setup_s, rss_pid > 0 ? " and auto-create the streams" : "", o->failed,
            o->ack_errors);
     printf("    %zu fragments acked PERSISTED, %zu not; latency after the fragment's last byte: "
-           "p50 %.1f ms  p99 %.1f ms  max %.1f ms\n",
-           o->nl, o->miss, o->p50, o->p99, o->max);
+           "p50 %.1f ms  p99 %.1f ms  max %.1f ms; %.1f MB/s persisted (offered %.1f)\n",
+           o->nl, o->miss, o->p50, o->p99, o->max, o->mbps, o->ideal_mbps);
     printf("    pacing: the byte ending a fragment left the client p50 %.1f ms, p99 %.1f ms after "
            "its time (late = the receiver stopped reading, or the client is short of CPU)\n",
            o->lag50, o->lag99);
@@ -1583,8 +1609,67 @@ static void scenario_paced(void)
             g_broke = true;
         }
         g_r.have_paced_ceiling = oc.nl > 0;
+        g_r.ceil_ack_p50 = oc.p50;
         g_r.ceil_ack_p99 = oc.p99;
     }
+    body_free(&b);
+}
+
+/* 5. The sweep: scenario 2 at each count of --sweep, against a fresh server and then the ceiling
+ * (same body, same disk); p50/p99 ack latency and MB/s persisted per point, for the plot. */
+#define MAX_SWEEP 32
+struct sweep_pt {
+    unsigned n;
+    bool have_s, have_c;
+    struct paced_out s, c;
+};
+static struct sweep_pt g_sweep[MAX_SWEEP];
+static size_t g_n_sweep;
+
+static void scenario_sweep(void)
+{
+    struct body b;
+    unsigned secs = (unsigned)ceil(g_o.sweep_seconds);
+    size_t i;
+
+    body_make(&b, secs, 2000, (uint64_t)time(NULL) * 1000u);
+    printf("[5] sweep: PERSISTED ack latency and throughput against concurrent 2 Mbit/s uploads "
+           "(%u s each; server, then the ceiling)\n",
+           secs);
+    for (i = 0; i < g_n_sweep; i++) {
+        struct sweep_pt *pt = &g_sweep[i];
+        struct server sv;
+        struct ceiling ce;
+        char name[64], prefix[64];
+        snprintf(name, sizeof(name), "sw%u", pt->n);
+        printf("  %u uploads (offered %.1f MB/s), server:\n", pt->n, pt->n * 2e6 / 8 / 1e6);
+        sync();
+        if (!server_start(&sv, name)) {
+            g_broke = true;
+            break;
+        }
+        snprintf(prefix, sizeof(prefix), "sweep%u-%d", pt->n, (int)getpid());
+        run_paced(sv.port, &b, pt->n, secs, prefix, 0, &pt->s);
+        pt->have_s = pt->s.nl > 0;
+        server_stop(&sv);
+        printf("  %u uploads, ceiling:\n", pt->n);
+        sync();
+        ceiling_start(&ce, pt->n, &b, 200 + (unsigned)i);
+        run_paced(ce.port, &b, pt->n, secs, "ceiling", 0, &pt->c);
+        if (!ceiling_stop(&ce)) {
+            fprintf(stderr, "ingest_bench: a ceiling connection failed\n");
+            g_broke = true;
+        }
+        pt->have_c = pt->c.nl > 0;
+    }
+    printf("  %8s  %10s %10s %10s  %10s %10s %10s\n", "uploads", "srv p50", "srv p99", "srv MB/s",
+           "ceil p50", "ceil p99", "ceil MB/s");
+    for (i = 0; i < g_n_sweep; i++) {
+        const struct sweep_pt *pt = &g_sweep[i];
+        printf("  %8u  %10.1f %10.1f %10.1f  %10.1f %10.1f %10.1f\n", pt->n, pt->s.p50, pt->s.p99,
+               pt->s.mbps, pt->c.p50, pt->c.p99, pt->c.mbps);
+    }
+    fflush(stdout);
     body_free(&b);
 }
 
@@ -1685,6 +1770,8 @@ static void scenario_memory(void)
 /* Report and main                                                                                */
 /* ---------------------------------------------------------------------------------------------- */
 
+static void emit_figures(void);
+
 static const char *verdict(bool have, bool pass)
 {
     return !have ? "n/a" : pass ? "PASS" : "MISS";
@@ -1724,6 +1811,134 @@ static void report(void)
                "(no target)\n",
                g_r.rss_active_per, g_r.rss0 / 1024, g_r.rss_active / 1024);
     }
+    emit_figures();
+}
+
+/* The same figures for scripts/bench-report ($CS_BENCH_RESULTS; nothing when unset). */
+static void emit_figures(void)
+{
+    char lbl[256], base[256], note[256];
+    if ((g_o.only & 1) && g_r.have_tp) {
+        unsigned n = g_r.tp_runs;
+        for (unsigned i = 0; i < n; i++) {
+            g_r.tp_ratio_runs[i] *= 100;
+        }
+        snprintf(lbl, sizeof(lbl), "PutMedia throughput, %u uploads: server / ceiling",
+                 g_o.tp_uploads);
+        snprintf(base, sizeof(base), "ceiling %.1f MB/s", g_r.tp_ceiling);
+        cs_bench_figure(&(struct cs_bench_figure){.bench = "ingest_bench",
+                                                  .id = "ingest.throughput_ratio",
+                                                  .label = lbl,
+                                                  .value = g_r.tp_ratio * 100,
+                                                  .unit = "%",
+                                                  .runs = g_r.tp_ratio_runs,
+                                                  .n_runs = n,
+                                                  .target = ">= 70",
+                                                  .baseline = base});
+        snprintf(lbl, sizeof(lbl), "PutMedia throughput, %u uploads: server", g_o.tp_uploads);
+        cs_bench_figure(&(struct cs_bench_figure){.bench = "ingest_bench",
+                                                  .id = "ingest.throughput_server",
+                                                  .label = lbl,
+                                                  .value = g_r.tp_server,
+                                                  .unit = "MB/s",
+                                                  .runs = g_r.tp_srv_runs,
+                                                  .n_runs = n});
+        snprintf(lbl, sizeof(lbl),
+                 "PutMedia throughput, %u uploads: ceiling (baseline: thread per connection, "
+                 "write + fdatasync + rename per fragment)",
+                 g_o.tp_uploads);
+        cs_bench_figure(&(struct cs_bench_figure){.bench = "ingest_bench",
+                                                  .id = "ingest.throughput_ceiling",
+                                                  .label = lbl,
+                                                  .value = g_r.tp_ceiling,
+                                                  .unit = "MB/s",
+                                                  .runs = g_r.tp_ceil_runs,
+                                                  .n_runs = n,
+                                                  .note = "baseline"});
+    }
+    if ((g_o.only & 2) && g_r.paced_n > 0) {
+        bool pass = g_r.have_paced && g_r.ack_p99 <= 50 && g_r.ack_missing == 0;
+        snprintf(base, sizeof(base), "ceiling p99 %.1f ms", g_r.ceil_ack_p99);
+        snprintf(note, sizeof(note), "%zu fragments, %zu unacked; client send lag p99 %.1f ms",
+                 g_r.ack_n, g_r.ack_missing, g_r.lag_p99);
+        snprintf(lbl, sizeof(lbl), "PERSISTED ack latency p99, %zu x 2 Mbit/s uploads",
+                 g_r.paced_n);
+        cs_bench_figure(&(struct cs_bench_figure){.bench = "ingest_bench",
+                                                  .id = "ingest.ack_p99",
+                                                  .label = lbl,
+                                                  .value = g_r.ack_p99,
+                                                  .unit = "ms",
+                                                  .target = "<= 50",
+                                                  .baseline = g_r.have_paced_ceiling ? base : NULL,
+                                                  .note = note,
+                                                  .verdict = pass ? CS_BENCH_PASS : CS_BENCH_MISS});
+        snprintf(base, sizeof(base), "ceiling p50 %.1f ms", g_r.ceil_ack_p50);
+        snprintf(lbl, sizeof(lbl), "PERSISTED ack latency p50, %zu x 2 Mbit/s uploads",
+                 g_r.paced_n);
+        cs_bench_figure(
+            &(struct cs_bench_figure){.bench = "ingest_bench",
+                                      .id = "ingest.ack_p50",
+                                      .label = lbl,
+                                      .value = g_r.ack_p50,
+                                      .unit = "ms",
+                                      .baseline = g_r.have_paced_ceiling ? base : NULL});
+        snprintf(lbl, sizeof(lbl), "PERSISTED ack latency max, %zu x 2 Mbit/s uploads",
+                 g_r.paced_n);
+        cs_bench_figure(&(struct cs_bench_figure){.bench = "ingest_bench",
+                                                  .id = "ingest.ack_max",
+                                                  .label = lbl,
+                                                  .value = g_r.ack_max,
+                                                  .unit = "ms"});
+        cs_bench_figure(
+            &(struct cs_bench_figure){.bench = "ingest_bench",
+                                      .id = "ingest.mem_per_upload",
+                                      .label = "server memory per active 2 Mbit/s upload (VmRSS)",
+                                      .value = g_r.rss_active_per,
+                                      .unit = "KiB",
+                                      .target = NULL,
+                                      .note = "no target; kernel socket buffers are not in VmRSS"});
+    }
+    if ((g_o.only & 4) && g_r.live_n > 0) {
+        snprintf(note, sizeof(note), "p50 %.1f ms, max %.1f ms, %zu samples", g_r.live_p50,
+                 g_r.live_max, g_r.live_n);
+        cs_bench_figure(&(struct cs_bench_figure){
+            .bench = "ingest_bench",
+            .id = "ingest.live_p99",
+            .label = "live GetMedia latency p99 (producer write -> consumer read)",
+            .value = g_r.live_p99,
+            .unit = "ms",
+            .target = "<= 5",
+            .note = note});
+    }
+    if ((g_o.only & 8) && g_r.have_mem_idle) {
+        snprintf(note, sizeof(note), "no target; %zu connections open", g_r.idle_open);
+        cs_bench_figure(
+            &(struct cs_bench_figure){.bench = "ingest_bench",
+                                      .id = "ingest.mem_per_idle_conn",
+                                      .label = "server memory per idle connection (VmRSS)",
+                                      .value = g_r.rss_idle_per,
+                                      .unit = "KiB",
+                                      .note = note});
+    }
+    if (g_o.only & 16) {
+        for (size_t i = 0; i < g_n_sweep; i++) {
+            const struct sweep_pt *pt = &g_sweep[i];
+            const struct paced_out *o[2] = {&pt->s, &pt->c};
+            const bool have[2] = {pt->have_s, pt->have_c};
+            const char *who[2] = {"server", "ceiling"};
+            for (int k = 0; k < 2; k++) {
+                cs_bench_record("{\"kind\":\"sweep\",\"bench\":\"ingest_bench\",\"who\":\"%s\","
+                                "\"uploads\":%u,\"seconds\":%.0f,\"ok\":%s,\"p50_ms\":%.3f,"
+                                "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"mbps\":%.3f,"
+                                "\"offered_mbps\":%.3f,\"acked\":%zu,\"unacked\":%zu,"
+                                "\"failed\":%zu}",
+                                who[k], pt->n, ceil(g_o.sweep_seconds), have[k] ? "true" : "false",
+                                have[k] ? o[k]->p50 : -1.0, have[k] ? o[k]->p99 : -1.0,
+                                have[k] ? o[k]->max : -1.0, o[k]->mbps, o[k]->ideal_mbps, o[k]->nl,
+                                o[k]->miss, o[k]->failed);
+            }
+        }
+    }
 }
 
 static void usage(FILE *f)
@@ -1745,12 +1960,18 @@ static void usage(FILE *f)
         "  --consumers N       live GetMedia consumers (default 2)\n"
         "  --live-seconds S    seconds of the live scenario (default 10)\n"
         "  --only LIST         scenarios to run, e.g. 1,3 (1 throughput, 2 ack latency and\n"
-        "                      active memory, 3 live GetMedia, 4 idle memory)\n"
+        "                      active memory, 3 live GetMedia, 4 idle memory, 5 the sweep)\n"
+        "  --sweep LIST        5: scenario 2 at each number of uploads, server then ceiling,\n"
+        "                      e.g. 50,100,200,400,700,1000 (the default list with --only 5);\n"
+        "                      given alone, it runs after scenarios 1-4\n"
+        "  --sweep-duration S  seconds of each sweep point (default 10)\n"
         "  --keep              keep the temp dir\n"
         "  --ceiling-workers K at most K fragments persisting at once in the ceiling (default:\n"
         "                      one per connection; the server has 4 workers)\n"
         "  --ceiling-dirsync   the ceiling also fsyncs the directory after each rename\n"
         "  --no-paced-ceiling  skip the ceiling's run of scenario 2\n"
+        "With $CS_BENCH_RESULTS set, every figure is also appended to that file as a JSON line\n"
+        "(scripts/bench-report turns them into docs/benchmarks.md).\n"
         "Exit status: 0 unless something broke (server crash, connection or ack errors).\n");
 }
 
@@ -1758,6 +1979,11 @@ static void raise_nofile(void)
 {
     struct rlimit rl;
     rlim_t need = (rlim_t)(g_o.paced_uploads + g_o.idle_conns + 2 * g_o.tp_uploads + 256);
+    for (size_t k = 0; k < g_n_sweep; k++) {
+        if ((rlim_t)(2 * g_sweep[k].n + 256) > need) {
+            need = (rlim_t)(2 * g_sweep[k].n + 256);
+        }
+    }
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
         return;
     }
@@ -1793,10 +2019,13 @@ int main(int argc, char **argv)
                                        {"ceiling-workers", required_argument, NULL, 'W'},
                                        {"ceiling-dirsync", no_argument, NULL, 'D'},
                                        {"no-paced-ceiling", no_argument, NULL, 'P'},
+                                       {"sweep", required_argument, NULL, 'S'},
+                                       {"sweep-duration", required_argument, NULL, 'T'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
     const char *base;
     int opt;
+    bool sweep_given = false;
     double t0 = now_ns();
 
     g_o.server = getenv("CS_INGEST_BIN");
@@ -1813,6 +2042,7 @@ int main(int argc, char **argv)
     g_o.idle_conns = 1000;
     g_o.consumers = 2;
     g_o.live_seconds = 10;
+    g_o.sweep_seconds = 10;
     g_o.only = 15;
     g_o.paced_ceiling = true;
     while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -1856,7 +2086,7 @@ int main(int argc, char **argv)
         case 'o':
             g_o.only = 0;
             for (const char *p = optarg; *p; p++) {
-                if (*p >= '1' && *p <= '4') {
+                if (*p >= '1' && *p <= '5') {
                     g_o.only |= 1u << (*p - '1');
                 }
             }
@@ -1873,6 +2103,22 @@ int main(int argc, char **argv)
         case 'P':
             g_o.paced_ceiling = false;
             break;
+        case 'S':
+            g_n_sweep = 0;
+            for (char *p = optarg, *end; *p != '\0' && g_n_sweep < MAX_SWEEP; p = end) {
+                unsigned long v = strtoul(p, &end, 10);
+                if (end == p || v < 1 || v > 100000) {
+                    fprintf(stderr, "ingest_bench: bad --sweep list '%s'\n", optarg);
+                    return 2;
+                }
+                g_sweep[g_n_sweep++].n = (unsigned)v;
+                end += *end == ',';
+            }
+            sweep_given = true;
+            break;
+        case 'T':
+            g_o.sweep_seconds = atof(optarg);
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -1882,9 +2128,19 @@ int main(int argc, char **argv)
         }
     }
     if (g_o.runs < 1 || g_o.tp_uploads < 1 || g_o.tp_fragments < 2 || g_o.paced_uploads < 1 ||
-        g_o.paced_seconds < 2 || g_o.live_seconds < 2 || g_o.idle_conns < 1 || g_o.consumers < 1) {
+        g_o.paced_seconds < 2 || g_o.live_seconds < 2 || g_o.idle_conns < 1 || g_o.consumers < 1 ||
+        g_o.sweep_seconds < 2) {
         fprintf(stderr, "ingest_bench: bad option value (see --help)\n");
         return 2;
+    }
+    if (sweep_given && !(g_o.only & 16) && g_o.only == 15) {
+        g_o.only |= 16; /* --sweep alone adds the sweep to the default scenarios */
+    }
+    if ((g_o.only & 16) && g_n_sweep == 0) {
+        static const unsigned def[] = {50, 100, 200, 400, 700, 1000};
+        for (size_t k = 0; k < sizeof(def) / sizeof(def[0]); k++) {
+            g_sweep[g_n_sweep++].n = def[k];
+        }
     }
     if (g_o.server == NULL || access(g_o.server, X_OK) != 0) {
         printf("ingest_bench: skipped: camstream-ingest not built (pass --server PATH)\n");
@@ -1913,6 +2169,9 @@ int main(int argc, char **argv)
     }
     if (g_o.only & 8) {
         scenario_memory();
+    }
+    if (g_o.only & 16) {
+        scenario_sweep();
     }
     report();
     printf("  (%.0f s; %s)\n", (now_ns() - t0) / 1e9,

@@ -125,16 +125,20 @@ static double run(enum mode mode, size_t n, uint8_t *out, size_t cap, const uint
     return (t1 - t0) / (double)(n > 0 ? n : 1);
 }
 
-static double median(enum mode mode, uint8_t *out, size_t cap, const uint8_t *payload)
+static double median(enum mode mode, uint8_t *out, size_t cap, const uint8_t *payload,
+                     double r[RUNS])
 {
-    double r[RUNS];
     for (int i = 0; i < RUNS; i++) {
         r[i] = run(mode, g_nframes, out, cap, payload);
         if (r[i] < 0) {
             exit(1);
         }
     }
-    return cs_bench_median(r, RUNS);
+    {
+        double sorted[RUNS]; /* r stays in the order measured */
+        memcpy(sorted, r, sizeof(sorted));
+        return cs_bench_median(sorted, RUNS);
+    }
 }
 
 static int usage(void)
@@ -149,7 +153,8 @@ int main(int argc, char **argv)
     const char *once = NULL;
     enum mode once_mode = HEADER_ONLY;
     uint8_t *out, *payload;
-    double hdr, sized, put, copy;
+    double hdr, sized, put, copy, r_hdr[RUNS], r_sized[RUNS], r_put[RUNS], r_copy[RUNS];
+    size_t allocs;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--frames") == 0 && i + 1 < argc) {
@@ -202,11 +207,12 @@ int main(int argc, char **argv)
     }
     memset(out, 0, cap); /* fault the pages in before timing */
 
-    hdr = median(HEADER_ONLY, out, cap, payload);
-    sized = median(SIZE_THEN_HEADER, out, cap, payload);
-    put = median(PUT_FRAME, out, cap, payload);
-    copy = median(MEMCPY_ONLY, out, cap, payload);
+    hdr = median(HEADER_ONLY, out, cap, payload, r_hdr);
+    sized = median(SIZE_THEN_HEADER, out, cap, payload, r_sized);
+    put = median(PUT_FRAME, out, cap, payload, r_put);
+    copy = median(MEMCPY_ONLY, out, cap, payload, r_copy);
 
+    allocs = cs_bench_allocs();
     printf("mkv_write_bench: %zu frames (%d video 720p-like + 20 ms A-law), %.1f MB of payload, "
            "median of %d runs\n",
            g_nframes, VIDEO_FRAMES, (double)g_payload_total / 1e6, RUNS);
@@ -220,7 +226,64 @@ int main(int argc, char **argv)
     } else {
         printf("  heap allocations while writing:     not counted (sanitizer build)\n");
     }
+    {
+        /* for scripts/bench-report; "beyond the copy" of run i is put[i] - copy[i] */
+        double beyond[RUNS];
+        char note[64];
+        for (int i = 0; i < RUNS; i++) {
+            beyond[i] = r_put[i] - r_copy[i];
+        }
+        snprintf(note, sizeof(note), "%zu frames per run", g_nframes);
+        cs_bench_figure(
+            &(struct cs_bench_figure){.bench = "mkv_write_bench",
+                                      .id = "mkv_write.beyond_copy",
+                                      .label = "fragmenter: put_frame cost beyond the payload copy",
+                                      .value = put - copy,
+                                      .unit = "ns/frame",
+                                      .runs = beyond,
+                                      .n_runs = RUNS,
+                                      .target = "<= 200",
+                                      .note = note});
+        cs_bench_figure(
+            &(struct cs_bench_figure){.bench = "mkv_write_bench",
+                                      .id = "mkv_write.put",
+                                      .label = "fragmenter: put_frame (header + payload copy)",
+                                      .value = put,
+                                      .unit = "ns/frame",
+                                      .runs = r_put,
+                                      .n_runs = RUNS});
+        cs_bench_figure(&(struct cs_bench_figure){.bench = "mkv_write_bench",
+                                                  .id = "mkv_write.header",
+                                                  .label = "fragmenter: frame header only",
+                                                  .value = hdr,
+                                                  .unit = "ns/frame",
+                                                  .runs = r_hdr,
+                                                  .n_runs = RUNS});
+        cs_bench_figure(&(struct cs_bench_figure){.bench = "mkv_write_bench",
+                                                  .id = "mkv_write.sized",
+                                                  .label = "fragmenter: size pass + header",
+                                                  .value = sized,
+                                                  .unit = "ns/frame",
+                                                  .runs = r_sized,
+                                                  .n_runs = RUNS});
+        cs_bench_figure(&(struct cs_bench_figure){.bench = "mkv_write_bench",
+                                                  .id = "mkv_write.memcpy",
+                                                  .label = "payload memcpy alone (baseline)",
+                                                  .value = copy,
+                                                  .unit = "ns/frame",
+                                                  .runs = r_copy,
+                                                  .n_runs = RUNS,
+                                                  .note = "baseline"});
+        if (cs_bench_allocs_counted()) {
+            cs_bench_figure(&(struct cs_bench_figure){.bench = "mkv_write_bench",
+                                                      .id = "mkv_write.allocs",
+                                                      .label = "heap allocations while writing",
+                                                      .value = (double)allocs,
+                                                      .unit = "",
+                                                      .target = "<= 0"});
+        }
+    }
     free(out);
     free(payload);
-    return cs_bench_allocs() == 0 ? 0 : 1;
+    return allocs == 0 ? 0 : 1;
 }

@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# usage: tests/bench/producer-massif.sh [BUILD_DIR] [--fast]
+# usage: tests/bench/producer-massif.sh [BUILD_DIR] [--fast] [--no-gnutls-init]
 # Peak heap of the whole producer process beyond the content store (issue 5 budget: <= 192 KB;
 # the KVS C producer: about 577 KB): runs `producer_bench --child stream` (the benchmark clip, 60 s
 # in real time, 4 MiB store, plain HTTP to camstream-ingest started by the child; the server is a
@@ -9,10 +9,17 @@
 # mem_heap_extra_B printed apart) and subtracts the content store's one block (the child prints
 # its exact size). The frames are read from the clip file one at a time into a static buffer, so
 # the clip itself is not on the heap. Last line: "RESULT beyond_store_bytes=N".
+# --no-gnutls-init: the same run with GNUTLS_NO_IMPLICIT_INIT=1, GnuTLS's own switch for its
+# load-time initialisation (Debian's libcurl4 loads GnuTLS through librtmp and libldap; nothing in
+# the producer ever calls it), to show what that library constructor alone costs.
 set -eu
 build=${1:-build/host}
 fast=""
-[ "${2:-}" = "--fast" ] && fast="--fast"
+envset=""
+for a in "${2:-}" "${3:-}"; do
+    [ "$a" = "--fast" ] && fast="--fast"
+    [ "$a" = "--no-gnutls-init" ] && envset="GNUTLS_NO_IMPLICIT_INIT=1"
+done
 bench=$build/tests/bench
 ingest=$build/ingest-server/camstream-ingest
 if ! command -v valgrind >/dev/null 2>&1; then
@@ -29,7 +36,8 @@ clip=$bench/producer-clip-1800.h264
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 store=$((4 * 1024 * 1024))
-valgrind --tool=massif --massif-out-file="$tmp/massif.%p" --threshold=0.1 --detailed-freq=1000000 \
+env $envset valgrind --tool=massif --massif-out-file="$tmp/massif.%p" --threshold=0.1 \
+    --detailed-freq=1000000 \
     "$bench/producer_bench" --child stream --store $store --clip "$clip" --ingest "$ingest" \
     $fast >"$tmp/out" 2>"$tmp/err" || {
     tail -20 "$tmp/err"
@@ -60,15 +68,26 @@ for f in "$tmp"/massif.*; do
             b = $2
             if ($0 ~ /sdk_alloc/) sdk += b
             else if ($0 ~ /cm_(malloc|calloc|realloc|strdup)/) curl += b
+            else if ($0 ~ /libcurl/) curl_direct += b
             else if ($0 ~ /libtasn1|libgnutls/) gnutls += b
             else if ($0 ~ /libcrypto|libssl/) ossl += b
             else other += b
             seen = 1
         }
-        END { if (seen) printf "massif split at the peak: SDK beyond the store %d B, libcurl %d B, " \
-            "GnuTLS load-time init %d B (pulled in by the system libcurl via librtmp/libldap), " \
-            "OpenSSL init %d B, other (libc, the bench) %d B\n", sdk - fp, curl, gnutls, ossl, other }' "$f"
+        END { if (seen) printf "massif split at the peak: SDK beyond the store %d B, libcurl %d B " \
+            "(+ %d B before its hooks), GnuTLS load-time init %d B (pulled in by the system " \
+            "libcurl via librtmp/libldap), OpenSSL init (curl_global_init) %d B, other (libc, " \
+            "the bench) %d B\n", sdk - fp, curl, curl_direct, gnutls, ossl, other }' "$f"
+    # libcurl's own, site by site (its socket hash of 911 slots, the receive and upload buffers,
+    # the easy handles, the connection)
+    awk '/heap_tree=peak/ { on = 1; next } on && /^snapshot=/ { exit }
+        on && /^ n[0-9]+: / { c = $0 ~ /cm_(malloc|calloc)/; next }
+        on && c && /^  n[0-9]+: / { printf "%s%d", sep, $2; sep = ", " }
+        END { if (sep != "") printf " B: libcurl allocation sites at the peak\n" }' "$f"
 done
+if [ -n "$envset" ]; then
+    echo "massif: run with $envset"
+fi
 echo "massif: peak heap $best B (+ $best_extra B allocator overhead), content store block $fp B," \
     "beyond the store $beyond B"
 echo "RESULT beyond_store_bytes=$beyond"

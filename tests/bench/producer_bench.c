@@ -512,6 +512,7 @@ static int child(const struct child_opts *o)
     const char *flags[] = {NULL};
     uint64_t t0, base, interval = o->fast ? FRAME_NS / 10 : FRAME_NS;
     size_t sdk0 = 0, curl0 = 0, proc0 = 0, max_used = 0, store_fp = 0, idx;
+    uint64_t max_used_dur = 0; /* the video the store held at its peak fill */
     unsigned threads_max = 0;
     size_t stall_frame = (size_t)(o->stall_at_s * 30.0);
     uint32_t stall_ms = (uint32_t)(o->stall_for_s * 1000.0 / (o->fast ? 10.0 : 1.0));
@@ -600,8 +601,13 @@ static int child(const struct child_opts *o)
         if (i % 30 == 15) {
             unsigned t = count_threads();
             threads_max = t > threads_max ? t : threads_max;
+        }
+        if (i % 30 == 15 || proxy != NULL) { /* the outage: the peak fill at every frame */
             cs_stream_get_metrics(s, &m);
-            max_used = m.store_bytes_used > max_used ? m.store_bytes_used : max_used;
+            if (m.store_bytes_used > max_used) {
+                max_used = m.store_bytes_used;
+                max_used_dur = m.store_duration_ns;
+            }
         }
     }
     cs_bench_count_allocs(false);
@@ -626,6 +632,8 @@ static int child(const struct child_opts *o)
            m.frames_put, put_errors, m.fragments_put, m.fragments_persisted, m.frames_dropped,
            m.fragments_dropped, m.reconnects, m.errors_stale, max_used,
            (double)m.max_ack_latency_ns / 1e6, m.bytes_stored);
+    printf("R max_store_used_s %.2f\nR store_index_bytes %zu\n", (double)max_used_dur / 1e9,
+           store_fp - o->store);
     cs_stream_destroy(&s);
     cs_producer_destroy(&p);
 
@@ -721,6 +729,40 @@ static double get(const struct result *r, const char *key)
 
 static char self_path[1024], self_dir[1024], clip_path[1100];
 
+/* The outage's arithmetic, from the clip itself: what a store must hold to lose nothing when
+ * the server stops reading and acking from frame `from` to frame `to` (exclusive). */
+struct outage_math {
+    double mbit_s;        /* the clip's bitrate (Annex-B bytes over its duration) */
+    double stored_bytes;  /* the whole clip as the store holds it: AVCC in SimpleBlocks */
+    double avcc_bytes;    /* the frames' AVCC alone */
+    size_t inflight_from; /* key frame that starts the fragment in flight when the stall begins */
+    double stall_bytes;   /* frames [from, to) as stored */
+    double need_bytes;    /* frames [inflight_from, to) as stored: nothing less loses nothing */
+};
+
+static void outage_arithmetic(const pt_clip *clip, size_t from, size_t to, struct outage_math *om)
+{
+    static uint8_t fb[4 << 20];
+    memset(om, 0, sizeof(*om));
+    om->mbit_s = (double)clip->bytes * 8.0 / ((double)clip->count / 30.0) / 1e6;
+    om->inflight_from = from;
+    while (om->inflight_from > 0 && !clip->frames[om->inflight_from].key) {
+        om->inflight_from--;
+    }
+    for (size_t i = 0; i < clip->count; i++) {
+        size_t len = pt_clip_read(clip, i, fb), avcc = pt_annexb_to_avcc(fb, len, NULL);
+        double blk = (double)cs_mkv_simple_block_len(1, avcc);
+        om->avcc_bytes += (double)avcc;
+        om->stored_bytes += blk;
+        if (i >= from && i < to) {
+            om->stall_bytes += blk;
+        }
+        if (i >= om->inflight_from && i < to) {
+            om->need_bytes += blk;
+        }
+    }
+}
+
 static int run_child(const char *prefix, const char *args, struct result *r)
 {
     char cmd[4096], line[512];
@@ -774,6 +816,110 @@ static double run_script(const char *cmd, const char *key)
     return v;
 }
 
+/* The figures for scripts/bench-report ($CS_BENCH_RESULTS; nothing when unset). */
+struct figs {
+    const struct result *r4, *r20, *o[3];
+    int outage;
+    double massif, massif_ng, ir, arm, fp_ns, fp_memcpy;
+    size_t fp_allocs;
+    int fast;
+};
+
+#define PFIG(...) cs_bench_figure(&(struct cs_bench_figure){.bench = "producer_bench", __VA_ARGS__})
+
+static void emit_figures(const struct figs *f)
+{
+    const char *fast = f->fast ? "--fast (10x real time): not the budget figures" : NULL;
+    char base[96];
+    if (f->r4->ok) {
+        double fr = get(f->r4, "steady_frames");
+        PFIG(.id = "producer.allocs_per_frame",
+             .label = "heap allocations per frame once streaming (SDK + libcurl)",
+             .value = (get(f->r4, "allocs_sdk") + get(f->r4, "allocs_curl")) / fr, .unit = "",
+             .reference = "4.1", .target = "<= 0", .note = fast);
+        PFIG(.id = "producer.allocs_process_per_frame",
+             .label = "heap allocations per frame, whole process (every malloc)",
+             .value = get(f->r4, "allocs_process") / fr, .unit = "", .note = fast);
+        PFIG(.id = "producer.sdk_beyond_store",
+             .label = "SDK's own peak heap beyond the store (its allocator), 1 stream",
+             .value = (get(f->r4, "sdk_peak_live") - get(f->r4, "store_footprint")) / 1024.0,
+             .unit = "KiB", .target = "<= 64", .note = fast);
+        PFIG(.id = "producer.curl_peak_live", .label = "libcurl peak live heap (its hooks)",
+             .value = get(f->r4, "curl_peak_live") / 1024.0, .unit = "KiB", .note = fast);
+        PFIG(.id = "producer.rss_4mib", .label = "peak RSS (VmHWM), HTTP, 4 MiB store",
+             .value = get(f->r4, "vmhwm_kb") * 1024.0 / 1e6, .unit = "MB", .reference = "12.0 MB",
+             .note = "report only");
+        PFIG(.id = "producer.threads", .label = "threads while streaming (caller + SDK)",
+             .value = get(f->r4, "threads_max"), .unit = "", .reference = "3 + 1 per API call",
+             .target = "<= 2", .note = "the caller's 1 + one I/O thread");
+        PFIG(.id = "producer.max_ack_latency", .label = "stream run: max ack latency",
+             .value = get(f->r4, "max_ack_latency_ms"), .unit = "ms", .note = fast);
+    }
+    if (f->r20->ok) {
+        PFIG(.id = "producer.rss_20mib", .label = "peak RSS (VmHWM), HTTP, 20 MiB store",
+             .value = get(f->r20, "vmhwm_kb") * 1024.0 / 1e6, .unit = "MB", .reference = "12.0 MB",
+             .note = "report only");
+    }
+    if (f->massif >= 0) {
+        PFIG(.id = "producer.massif_beyond_store",
+             .label = "peak heap beyond the content store (massif, whole process, 4 MiB store)",
+             .value = f->massif / 1e3, .unit = "KB", .reference = "~577 KB", .target = "<= 192",
+             .note = fast);
+    }
+    if (f->massif_ng >= 0) {
+        PFIG(.id = "producer.massif_beyond_store_no_gnutls",
+             .label = "the same with GNUTLS_NO_IMPLICIT_INIT=1", .value = f->massif_ng / 1e3,
+             .unit = "KB", .note = fast);
+    }
+    if (f->ir >= 0) {
+        PFIG(.id = "producer.ir_per_frame",
+             .label = "instructions per frame, whole 60 s run (callgrind, all threads)",
+             .value = f->ir, .unit = "Ir", .reference = "~700,000", .target = "<= 230000",
+             .note = fast);
+    }
+    if (f->outage) {
+        static const char *names[] = {"16", "5", "3"};
+        for (int k = 0; k < 3; k++) {
+            const struct result *o = f->o[k];
+            char id[64], label[160], note[200];
+            bool sound;
+            if (!o->ok) {
+                continue;
+            }
+            sound = get(o, "lost_unreported") == 0 && get(o, "server_twice") == 0 &&
+                    get(o, "drops_not_whole") == 0 && get(o, "drops_out_of_order") == 0;
+            snprintf(id, sizeof(id), "producer.outage_%smib_lost", names[k]);
+            snprintf(label, sizeof(label),
+                     "outage 30 s, %s MiB store: frames lost on the server (of %d)", names[k], NFR);
+            snprintf(note, sizeof(note),
+                     "%.0f reported dropped in %.0f fragments; peak store fill %.2f MiB; every "
+                     "frame once or reported, drops whole and oldest first: %s%s%s",
+                     get(o, "frames_dropped"), get(o, "fragments_dropped"),
+                     get(o, "max_store_used") / 1048576.0, sound ? "yes" : "NO", fast ? "; " : "",
+                     fast ? fast : "");
+            PFIG(.id = id, .label = label, .value = get(o, "server_missing"), .unit = "frames",
+                 .reference = k == 1 ? "needs 6 MiB" : NULL, .target = k == 1 ? "<= 0" : NULL,
+                 .note = note,
+                 .verdict = !sound                                   ? CS_BENCH_MISS
+                            : k == 1 && get(o, "server_missing") > 0 ? CS_BENCH_MISS
+                                                                     : CS_BENCH_PASS);
+        }
+    }
+    if (f->arm > 0) {
+        PFIG(.id = "producer.aarch64_size",
+             .label = "stripped size, aarch64 (producer + mkv + platform + auth)",
+             .value = f->arm / 1e3, .unit = "KB", .reference = "~470 KB", .target = "<= 150");
+    }
+    snprintf(base, sizeof(base), "memcpy %.0f ns", f->fp_memcpy);
+    PFIG(.id = "producer.frame_path",
+         .label = "frame path alone (store + fragmenter, synthetic 13.6 KB frames)",
+         .value = f->fp_ns, .unit = "ns/frame", .baseline = base);
+    if (cs_bench_allocs_counted()) {
+        PFIG(.id = "producer.frame_path_allocs", .label = "heap allocations in the frame path",
+             .value = (double)f->fp_allocs, .unit = "", .target = "<= 0");
+    }
+}
+
 static void usage(void)
 {
     printf("usage: producer_bench [--fast] [--no-valgrind] [--no-size] [--no-outage]\n"
@@ -793,7 +939,8 @@ int main(int argc, char **argv)
     bool fast = false, valgrind = true, size = true, outage = true;
     struct child_opts co = {0};
     struct result r4, r20, o16, o5, o3;
-    double fp_ns = 0, fp_memcpy = 0, ir = -1, massif = -1, arm = -1;
+    struct outage_math om;
+    double fp_ns = 0, fp_memcpy = 0, ir = -1, massif = -1, massif_ng = -1, arm = -1;
     size_t fp_allocs = 0;
     char a[96], b[16], cmd[8192];
     int failed = 0;
@@ -864,6 +1011,7 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < clip.count; i++) {
             keys += clip.frames[i].key;
         }
+        outage_arithmetic(&clip, 15 * 30, 45 * 30, &om);
         printf("producer_bench: the benchmark clip, %zu frames (%zu key), %.2f MB, %.2f Mbit/s, "
                "largest frame %zu B\n  %s\n  put %s to camstream-ingest on 127.0.0.1 over plain "
                "HTTP/1.1, SigV4\n",
@@ -887,6 +1035,11 @@ int main(int argc, char **argv)
         snprintf(cmd, sizeof(cmd), "sh '%s/tests/bench/producer-massif.sh' '%s/../..'%s",
                  CS_SOURCE_DIR, self_dir, fast ? " --fast" : "");
         massif = run_script(cmd, "beyond_store_bytes");
+        snprintf(cmd, sizeof(cmd),
+                 "sh '%s/tests/bench/producer-massif.sh' '%s/../..'%s "
+                 "--no-gnutls-init",
+                 CS_SOURCE_DIR, self_dir, fast ? " --fast" : "");
+        massif_ng = run_script(cmd, "beyond_store_bytes");
         snprintf(cmd, sizeof(cmd),
                  "sh '%s/tests/bench/callgrind-per-frame.sh' '%s/../..' producer%s", CS_SOURCE_DIR,
                  self_dir, fast ? " --fast" : "");
@@ -944,6 +1097,12 @@ int main(int argc, char **argv)
     if (massif >= 0) {
         snprintf(a, sizeof(a), "%.1f KB", massif / 1e3);
         ROW("peak heap beyond the content store (massif, 4 MiB)", a, "~577 KB", "<= 192 KB");
+        if (massif_ng >= 0) {
+            /* the same, without the load-time init of the GnuTLS that Debian's libcurl4 loads
+             * (librtmp, libldap) and the producer never calls; OpenSSL's stays */
+            snprintf(a, sizeof(a), "%.1f KB", massif_ng / 1e3);
+            ROW("  the same, GNUTLS_NO_IMPLICIT_INIT=1", a, "", "");
+        }
     } else {
         ROW("peak heap beyond the content store (massif)", "not run", "~577 KB", "<= 192 KB");
     }
@@ -992,8 +1151,9 @@ int main(int argc, char **argv)
             ROW("  frames the producer reported dropped (EVICTED)", a, "", "");
             snprintf(a, sizeof(a), "%.0f", get(o, "reported_but_stored"));
             ROW("  of those, stored anyway (sent before eviction)", a, "", "");
-            snprintf(a, sizeof(a), "%.2f MiB", get(o, "max_store_used") / 1048576.0);
-            ROW("  peak store fill", a, "", "");
+            snprintf(a, sizeof(a), "%.2f MiB, %.1f s", get(o, "max_store_used") / 1048576.0,
+                     get(o, "max_store_used_s"));
+            ROW("  peak store fill (bytes, video it held)", a, "", "");
             snprintf(b, sizeof(b), "%s",
                      get(o, "lost_unreported") == 0 && get(o, "server_twice") == 0 &&
                              get(o, "drops_not_whole") == 0 && get(o, "drops_out_of_order") == 0
@@ -1016,6 +1176,33 @@ int main(int argc, char **argv)
             }
         }
     }
+    if (outage) {
+        /* Why 5 MiB cannot hold a 30 s outage of this clip: the bytes themselves. */
+        double mib = 1048576.0, per_s = om.stored_bytes / ((double)NFR / 30.0);
+        printf("  outage arithmetic (the clip as stored: AVCC in SimpleBlocks, %.2f MB = %.3f "
+               "Mbit/s, of which SimpleBlock headers %.0f B = %.3f %%; Annex-B in: %.3f "
+               "Mbit/s):\n",
+               om.stored_bytes / 1e6, per_s * 8.0 / 1e6, om.stored_bytes - om.avcc_bytes,
+               (om.stored_bytes - om.avcc_bytes) * 100.0 / om.stored_bytes, om.mbit_s);
+        printf("    the 30 s stall itself (frames 450-1349):                %.2f MiB\n",
+               om.stall_bytes / mib);
+        printf("    + the fragment in flight when it began (from frame %zu): %.2f MiB = the least "
+               "a store holds to lose nothing\n",
+               om.inflight_from, om.need_bytes / mib);
+        printf("    a 5 MiB store holds %.1f s of this clip; 30 s + one 2 s fragment fit in 5 MiB "
+               "only below %.2f Mbit/s\n",
+               5.0 * mib / per_s, 5.0 * mib * 8.0 / 32.0 / 1e6);
+        printf("    (frames evicted from the store after they were handed to the kernel can still "
+               "reach the server: they are reported, with maybe_stored)\n");
+        if (o16.ok) {
+            printf("    index and store header beyond store_bytes: %.0f bytes (%.2f %% of 16 MiB); "
+                   "MKV beyond the SimpleBlocks (Clusters, stream headers): %.0f bytes (%.3f %%)\n",
+                   get(&o16, "store_index_bytes"),
+                   get(&o16, "store_index_bytes") * 100.0 / (16.0 * mib),
+                   get(&o16, "bytes_stored") - om.stored_bytes,
+                   (get(&o16, "bytes_stored") - om.stored_bytes) * 100.0 / om.stored_bytes);
+        }
+    }
     if (arm > 0) {
         snprintf(a, sizeof(a), "%.1f KB", arm / 1e3);
         ROW("stripped size, aarch64 (producer+mkv+platform+auth)", a, "~470 KB", "<= 150 KB");
@@ -1036,5 +1223,17 @@ int main(int argc, char **argv)
         snprintf(a, sizeof(a), "%.1f ms", get(&r4, "max_ack_latency_ms"));
         ROW("stream run: max ack latency (last byte -> PERSISTED)", a, "", "");
     }
+    emit_figures(&(struct figs){&r4,
+                                &r20,
+                                {&o16, &o5, &o3},
+                                outage,
+                                massif,
+                                massif_ng,
+                                ir,
+                                arm,
+                                fp_ns,
+                                fp_memcpy,
+                                fp_allocs,
+                                fast});
     return failed ? 1 : 0;
 }

@@ -1,12 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Record streams through the whole server (issue 7, figure a): starts camstream-ingest, creates
- * a 4-shard stream, then 4 connections (one thread each, keep-alive, SigV4-signed JSON 1.1 over
- * HTTP/1.1) send PutRecords calls of 500 x 100-byte records; then GetRecords drains every shard
- * (10,000 records per call). Prints records/s in and out (median of 3 runs) and p50/p99 latency
- * per call. Targets (issue 7): >= 500,000 records/s in, >= 1,000,000 out, durable. The kinesalite
- * comparison (figure b) is not here yet. */
+/* Record streams through the whole server (issue 7).
+ * (a) starts camstream-ingest, creates a 4-shard stream, then 4 connections (one thread each,
+ * keep-alive, SigV4-signed JSON 1.1 over HTTP/1.1; `--auth none`: unsigned, server without auth)
+ * send PutRecords calls of 500 x 100-byte records; then GetRecords drains every shard (10,000
+ * records per call). Prints records/s in and out (median of 3 runs), p50/p99 latency per call, and
+ * the server's CPU time per record (utime + stime of its process from /proc/PID/stat, read around
+ * each phase: independent of the other load on the machine, unlike records/s). Targets (issue 7):
+ * >= 500,000 records/s in, >= 1,000,000 out, durable.
+ * (b) runs records_bench.mjs with node: the same workload from the AWS SDK for JavaScript v3
+ * against camstream and against kinesalite (npm, tests/compat/js), both started in the same run;
+ * records/s and server CPU-seconds per million records for both, and their ratio (target >= 50x).
+ * Skipped with a message when node or the npm modules are missing. */
 #define _GNU_SOURCE
 #include <curl/curl.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +34,38 @@
 
 static char url[128], host[64];
 static int calls_per_conn = 100;
+static bool auth_none;
+
+#ifndef CS_RECORDS_JS_BENCH
+#define CS_RECORDS_JS_BENCH "tests/bench/records_js_bench.mjs"
+#endif
+#ifndef CS_JS_PREFIX
+#define CS_JS_PREFIX "build/bench-js"
+#endif
+
+/* CPU seconds (user + system) of process `pid` so far; -1 when unknown. */
+static double proc_cpu(pid_t pid)
+{
+    char path[64], buf[1024];
+    const char *p;
+    unsigned long long ut = 0, st = 0;
+    FILE *f;
+    size_t n;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return -1;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    p = strrchr(buf, ')'); /* the name may hold spaces */
+    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+                            &st) != 2) {
+        return -1;
+    }
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
 
 struct buf {
     char *p;
@@ -80,13 +119,15 @@ static long call(CURL *h, const char *op, const char *body, struct buf *out)
     cfg.service = "kinesis";
     cfg.access_key = AK;
     cfg.secret_key = SK;
-    if (cs_sigv4_sign(&cfg, &req, auth, sizeof(auth), NULL, &sig) != CS_OK) {
-        return 0;
+    if (!auth_none) {
+        if (cs_sigv4_sign(&cfg, &req, auth, sizeof(auth), NULL, &sig) != CS_OK) {
+            return 0;
+        }
+        snprintf(hdr, sizeof(hdr), "Authorization: %s", auth);
+        l = curl_slist_append(l, hdr);
+        snprintf(hdr, sizeof(hdr), "X-Amz-Date: %s", sig.amz_date);
+        l = curl_slist_append(l, hdr);
     }
-    snprintf(hdr, sizeof(hdr), "Authorization: %s", auth);
-    l = curl_slist_append(l, hdr);
-    snprintf(hdr, sizeof(hdr), "X-Amz-Date: %s", sig.amz_date);
-    l = curl_slist_append(l, hdr);
     l = curl_slist_append(l, "Content-Type: application/x-amz-json-1.1");
     snprintf(hdr, sizeof(hdr), "X-Amz-Target: %s", target);
     l = curl_slist_append(l, hdr);
@@ -166,23 +207,96 @@ static int json_str(const char *s, const char *key, char *out, size_t cap)
     return 0;
 }
 
+/* Figure (b): records_js_bench.mjs (the "bench" helper's JS SDK workload) under node; it prints
+ * its figures and appends them to $CS_BENCH_RESULTS itself. Returns 0 (done or skipped) or 1. */
+static int js_part(const char *server, const char *prefix, int calls, int runs)
+{
+    char cmd[2048], mods[1024];
+    int st;
+    if (system("node --version >/dev/null 2>&1") != 0) {
+        printf("records_bench (b): skipped: node is not installed (scripts/setup installs it)\n");
+        return 0;
+    }
+    snprintf(mods, sizeof(mods), "%s/node_modules/kinesalite/package.json", prefix);
+    if (access(mods, R_OK) != 0) {
+        printf("records_bench (b): skipped: no kinesalite in %s/node_modules: install the "
+               "pinned packages with\n  cp tests/bench/js/package*.json %s/ && npm ci --prefix "
+               "%s\n(scripts/run-bench does it), or pass --js-prefix DIR\n",
+               prefix, prefix, prefix);
+        return 0;
+    }
+    fflush(stdout);
+    snprintf(cmd, sizeof(cmd),
+             "NODE_NO_WARNINGS=1 node '%s' --ingest '%s' --modules '%s' --calls %d --runs %d",
+             CS_RECORDS_JS_BENCH, server, prefix, calls, runs);
+    st = system(cmd);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
+        return 0; /* it said why */
+    }
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "records_bench (b): records_js_bench.mjs failed\n");
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    const char *server = argc > 1 ? argv[1] : NULL;
+    const char *server = NULL, *js_prefix = CS_JS_PREFIX;
     double in_rate[RUNS], out_rate[RUNS], p50[RUNS], p99[RUNS], gp50[RUNS];
+    double cpu_in[RUNS], cpu_out[RUNS];
     char data_b64[200];
     size_t len;
+    bool js = true, only_js = false, help = false;
+    int js_calls = 50, js_runs = 3, rc = 0;
 
-    if (server == NULL || strcmp(server, "--help") == 0) {
-        printf("usage: records_bench PATH/TO/camstream-ingest [CALLS_PER_CONNECTION]\n"
-               "PutRecords of %d x %d-byte records from %d connections on a 4-shard stream,\n"
-               "then GetRecords draining it; records/s (median of %d runs) and latency per "
-               "call.\n",
-               BATCH, REC, CONNS, RUNS);
-        return server == NULL ? 2 : 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0) {
+            help = true;
+        } else if (strcmp(argv[i], "--auth") == 0 && i + 1 < argc) {
+            auth_none = strcmp(argv[++i], "none") == 0;
+        } else if (strcmp(argv[i], "--no-js") == 0) {
+            js = false;
+        } else if (strcmp(argv[i], "--only-js") == 0) {
+            only_js = true;
+        } else if (strcmp(argv[i], "--js-prefix") == 0 && i + 1 < argc) {
+            js_prefix = argv[++i];
+        } else if (strcmp(argv[i], "--js-calls") == 0 && i + 1 < argc) {
+            js_calls = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--js-runs") == 0 && i + 1 < argc) {
+            js_runs = atoi(argv[++i]);
+        } else if (server == NULL && argv[i][0] != '-') {
+            server = argv[i];
+        } else if (argv[i][0] != '-') {
+            calls_per_conn = atoi(argv[i]);
+        } else {
+            fprintf(stderr, "records_bench: unknown option %s (--help)\n", argv[i]);
+            return 2;
+        }
     }
-    if (argc > 2) {
-        calls_per_conn = atoi(argv[2]);
+    if (server == NULL || help) {
+        printf("usage: records_bench PATH/TO/camstream-ingest [CALLS_PER_CONNECTION] [OPTIONS]\n"
+               "(a) PutRecords of %d x %d-byte records from %d connections (libcurl, HTTP/1.1;\n"
+               "    default %d calls each) on a 4-shard stream, then GetRecords draining it:\n"
+               "    records/s (median of %d runs), latency per call, and the server's CPU time\n"
+               "    per record (utime + stime from /proc/PID/stat: robust on a busy machine).\n"
+               "(b) the same workload from the AWS SDK for JavaScript v3 against camstream and\n"
+               "    kinesalite (npm), both started in the same run: tests/bench/records_js_bench.mjs\n"
+               "    under node: records/s and server CPU seconds per million records for both,\n"
+               "    and their ratio (target >= 50x). Needs node and the packages pinned in\n"
+               "    tests/bench/js/ installed in --js-prefix DIR (default %s;\n"
+               "    scripts/run-bench installs them there); skipped with a message without them.\n"
+               "  --auth none      (a) without SigV4: the server runs --auth none, requests unsigned\n"
+               "  --no-js          skip (b) (scripts/run-bench runs records_js_bench.mjs itself)\n"
+               "  --only-js        run only (b)\n"
+               "  --js-prefix DIR  where (b)'s node_modules is\n"
+               "  --js-calls N     (b) PutRecords calls per client (default 50)\n"
+               "  --js-runs R      (b) runs, median reported (default 3)\n",
+               BATCH, REC, CONNS, calls_per_conn, RUNS, CS_JS_PREFIX);
+        return help ? 0 : 2;
+    }
+    if (only_js) {
+        return js_part(server, js_prefix, js_calls, js_runs);
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     {
@@ -239,7 +353,12 @@ int main(int argc, char **argv)
         if (pid == 0) {
             dup2(fds[1], 1);
             close(fds[0]);
-            execl(server, server, "--listen", "127.0.0.1:0", "--data-dir", dir, (char *)NULL);
+            if (auth_none) {
+                execl(server, server, "--listen", "127.0.0.1:0", "--data-dir", dir, "--auth",
+                      "none", (char *)NULL);
+            } else {
+                execl(server, server, "--listen", "127.0.0.1:0", "--data-dir", dir, (char *)NULL);
+            }
             _exit(127);
         }
         close(fds[1]);
@@ -256,6 +375,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "records_bench: CreateStream failed: %s\n", out.p ? out.p : "");
             return 1;
         }
+        cpu_in[run] = proc_cpu(pid);
         t0 = cs_bench_now_ns();
         for (int i = 0; i < CONNS; i++) {
             w[i].id = i;
@@ -269,10 +389,12 @@ int main(int argc, char **argv)
             }
         }
         t1 = cs_bench_now_ns();
+        cpu_in[run] = (proc_cpu(pid) - cpu_in[run]) * 1e6 / ((double)CONNS * calls_per_conn * BATCH);
         in_rate[run] = (double)CONNS * calls_per_conn * BATCH / ((t1 - t0) / 1e9);
         p50[run] = pct(lat_all, (size_t)(CONNS * calls_per_conn), 0.50);
         p99[run] = pct(lat_all, (size_t)(CONNS * calls_per_conn), 0.99);
 
+        cpu_out[run] = proc_cpu(pid);
         t0 = cs_bench_now_ns();
         for (int s = 0; s < 4; s++) {
             char body[1024], it[512];
@@ -307,6 +429,7 @@ int main(int argc, char **argv)
             }
         }
         t1 = cs_bench_now_ns();
+        cpu_out[run] = (proc_cpu(pid) - cpu_out[run]) * 1e6 / (double)drained;
         out_rate[run] = (double)drained / ((t1 - t0) / 1e9);
         gp50[run] = pct(gl, ng, 0.5);
         if (drained != (size_t)CONNS * (size_t)calls_per_conn * BATCH) {
@@ -315,8 +438,10 @@ int main(int argc, char **argv)
             return 1;
         }
         fprintf(stderr,
-                "run %d: in %.0f rec/s (p50 %.1f ms, p99 %.1f ms per call), out %.0f rec/s\n",
-                run + 1, in_rate[run], p50[run], p99[run], out_rate[run]);
+                "run %d: in %.0f rec/s (p50 %.1f ms, p99 %.1f ms per call, server %.2f us CPU per "
+                "record), out %.0f rec/s (server %.2f us CPU per record)\n",
+                run + 1, in_rate[run], p50[run], p99[run], cpu_in[run], out_rate[run],
+                cpu_out[run]);
         kill(pid, SIGTERM);
         waitpid(pid, NULL, 0);
         fclose(f);
@@ -328,9 +453,9 @@ int main(int argc, char **argv)
         free(out.p);
         curl_easy_cleanup(h);
     }
-    printf("records_bench: PutRecords %d x %d B, %d connections, 4 shards, durable; GetRecords "
-           "10,000 per call\n",
-           BATCH, REC, CONNS);
+    printf("records_bench (a): PutRecords %d x %d B, %d connections, 4 shards, durable, %s; "
+           "GetRecords 10,000 per call\n",
+           BATCH, REC, CONNS, auth_none ? "--auth none" : "SigV4");
     printf("  records in:  %10.0f records/s (median of %d; target >= 500,000)  %s\n",
            cs_bench_median(in_rate, RUNS), RUNS,
            cs_bench_median(in_rate, RUNS) >= 500000 ? "PASS" : "MISS");
@@ -340,7 +465,59 @@ int main(int argc, char **argv)
            cs_bench_median(out_rate, RUNS), RUNS,
            cs_bench_median(out_rate, RUNS) >= 1000000 ? "PASS" : "MISS");
     printf("  GetRecords latency per call: p50 %.1f ms\n", cs_bench_median(gp50, RUNS));
+    printf("  server CPU per record (utime+stime, medians): in %.2f us, out %.2f us\n",
+           cs_bench_median(cpu_in, RUNS), cs_bench_median(cpu_out, RUNS));
+    cs_bench_figure(&(struct cs_bench_figure){
+        .bench = "records_bench",
+        .id = auth_none ? "records.in_noauth" : "records.in",
+        .label = "PutRecords 500 x 100 B, 4 connections, 4 shards, durable: records in",
+        .value = cs_bench_median(in_rate, RUNS),
+        .unit = "records/s",
+        .runs = in_rate,
+        .n_runs = RUNS,
+        .target = ">= 500000"});
+    cs_bench_figure(&(struct cs_bench_figure){
+        .bench = "records_bench",
+        .id = auth_none ? "records.out_noauth" : "records.out",
+        .label = "GetRecords (10,000 per call) draining the stream: records out",
+        .value = cs_bench_median(out_rate, RUNS),
+        .unit = "records/s",
+        .runs = out_rate,
+        .n_runs = RUNS,
+        .target = ">= 1000000"});
+    cs_bench_figure(&(struct cs_bench_figure){.bench = "records_bench",
+                                              .id = "records.put_p50",
+                                              .label = "PutRecords latency per call, p50",
+                                              .value = cs_bench_median(p50, RUNS),
+                                              .unit = "ms",
+                                              .runs = p50,
+                                              .n_runs = RUNS});
+    cs_bench_figure(&(struct cs_bench_figure){.bench = "records_bench",
+                                              .id = "records.put_p99",
+                                              .label = "PutRecords latency per call, p99",
+                                              .value = cs_bench_median(p99, RUNS),
+                                              .unit = "ms",
+                                              .runs = p99,
+                                              .n_runs = RUNS});
+    cs_bench_figure(&(struct cs_bench_figure){.bench = "records_bench",
+                                              .id = "records.get_p50",
+                                              .label = "GetRecords latency per call, p50",
+                                              .value = cs_bench_median(gp50, RUNS),
+                                              .unit = "ms",
+                                              .runs = gp50,
+                                              .n_runs = RUNS});
+    cs_bench_figure(&(struct cs_bench_figure){
+        .bench = "records_bench", .id = auth_none ? "records.cpu_in_noauth" : "records.cpu_in",
+        .label = "server CPU time per record put (utime+stime)",
+        .value = cs_bench_median(cpu_in, RUNS), .unit = "us", .runs = cpu_in, .n_runs = RUNS});
+    cs_bench_figure(&(struct cs_bench_figure){
+        .bench = "records_bench", .id = "records.cpu_out",
+        .label = "server CPU time per record read (utime+stime)",
+        .value = cs_bench_median(cpu_out, RUNS), .unit = "us", .runs = cpu_out, .n_runs = RUNS});
     free(put_body);
     curl_global_cleanup();
-    return 0;
+    if (js) {
+        rc = js_part(server, js_prefix, js_calls, js_runs);
+    }
+    return rc;
 }

@@ -34,7 +34,8 @@ static const char *const ops[] = {"CreateStream",
                                   "RemoveTagsFromStream",
                                   "ListTagsForStream",
                                   "DescribeLimits",
-                                  "Bogus"};
+                                  "Bogus",
+                                  "UpdateShardCount"};
 #define N_OPS (sizeof(ops) / sizeof(ops[0]))
 
 static csi_kds_store *store;
@@ -77,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size == 0) {
         return 0;
     }
-    check(csi_kds_run(NULL, store, ops[data[0] % N_OPS], data + 1, size - 1, data[0] >= 128,
+    check(csi_kds_run(NULL, store, ops[(data[0] & 127) % N_OPS], data + 1, size - 1, data[0] >= 128,
                       &res) == CS_OK);
     check(res.status >= 200 && res.status < 600);
     check(res.status == 200 ? res.out != NULL && res.error_type == NULL

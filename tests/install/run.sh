@@ -16,6 +16,18 @@ cmake --install "$build" --prefix "$prefix" >"$work/install.log"
 test -f "$prefix/include/camstream/platform.h"
 ls "$prefix"/lib*/pkgconfig/camstream.pc >/dev/null
 ls "$prefix"/lib*/cmake/camstream/camstreamConfig.cmake >/dev/null
+# The GStreamer elements (when this build has them) go to <libdir>/gstreamer-1.0, where
+# GStreamer finds them with GST_PLUGIN_PATH (or by default under /usr).
+for plugin in camstreamsink camstreamsrc; do
+    if find "$build" -maxdepth 3 -name "libgst$plugin.so" | grep -q .; then
+        ls "$prefix"/lib*/gstreamer-1.0/libgst$plugin.so >/dev/null
+        if [ -z "$extra" ] && command -v gst-inspect-1.0 >/dev/null; then
+            GST_PLUGIN_PATH=$(echo "$prefix"/lib*/gstreamer-1.0) \
+                GST_REGISTRY="$work/gst-registry.bin" gst-inspect-1.0 $plugin >/dev/null
+        fi
+        echo "installed: $plugin"
+    fi
+done
 
 echo "== find_package(camstream)"
 cmake -S "$src" -B "$work/cmake-build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_COMPILER="$cc" \

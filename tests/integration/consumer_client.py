@@ -7,8 +7,8 @@ byte-identical (SHA-256 per frame) to what camstream's MKV reader sees in the up
 the client must report the reconnects and the frames it did not deliver twice. Also: a fragment
 list with a cut, CONTINUATION_TOKEN and FRAGMENT_NUMBER starts, and the errors for an unknown
 stream and a wrong secret. With the camstreamsrc plugin directory as a 4th argument: the
-GStreamer source writes the stream as one Matroska file whose frames (camstream's reader and
-ffprobe) equal the upload's, and decodes it to 150 pictures through matroskademux and avdec_h264.
+GStreamer source, its GetMedia connection cut twice mid-fragment by the proxy, writes the stream as
+one Matroska file whose frames (camstream's reader and ffprobe) equal the upload's, and decodes it to 150 pictures through matroskademux and avdec_h264.
 
 usage: consumer_client.py CAMSTREAM_INGEST GETMEDIA_MKVDUMP CS_CONSUME [GST_PLUGIN_DIR]"""
 import os
@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cs_e2e as e2e  # noqa: E402
@@ -76,7 +77,10 @@ class CuttingProxy:
             sock.close()
 
 
-def consume(tool, endpoint, stream, args, env_extra=None):
+def consume(tool, endpoint, stream, args, env_extra=None, meta=None):
+    """Runs cs_consume; `meta` (a dict), when given, gets per fragment number its
+    (producer ms, server ms, tag count) under "start" and (millis behind now, continuation token)
+    under "end" (-1 / "-" when the server did not send them)."""
     env = dict(os.environ, AWS_ACCESS_KEY_ID=e2e.AK, AWS_SECRET_ACCESS_KEY=e2e.SK)
     env.update(env_extra or {})
     p = subprocess.run([tool, "--endpoint", endpoint, "--stream", stream, "--region", e2e.REGION,
@@ -90,8 +94,12 @@ def consume(tool, endpoint, stream, args, env_extra=None):
             frames.append((int(f[3]), int(f[4]) // 1000000, int(f[5]), int(f[6]), f[7]))
         elif f[0] == "start":
             starts.append(f[1])
+            if meta is not None and len(f) >= 5:
+                meta.setdefault("start", {})[f[1]] = (int(f[2]), int(f[3]), int(f[4]))
         elif f[0] == "end":
             ends.append((f[1], f[2]))
+            if meta is not None and len(f) >= 5:
+                meta.setdefault("end", {})[f[1]] = (int(f[3]), f[4])
         elif f[0] == "stats":
             stats = dict(kv.split("=") for kv in f[1:])
         else:
@@ -101,7 +109,7 @@ def consume(tool, endpoint, stream, args, env_extra=None):
     return p.returncode, frames, starts, ends, stats, other
 
 
-def gst_src(plugin_dir, url, up, dump, tmp):
+def gst_src(plugin_dir, url, up, dump, tmp, proxy):
     env = dict(os.environ, GST_PLUGIN_PATH=plugin_dir,
                GST_REGISTRY=os.path.join(tmp, "gst-registry.bin"))
     # A sanitizer build's plugin inside gst-launch (not built with ASan): the runtime must come
@@ -117,20 +125,41 @@ def gst_src(plugin_dir, url, up, dump, tmp):
     src = ("camstreamsrc endpoint=%s stream-name=cons start-selector=earliest follow=false "
            "region=%s access-key=%s secret-key=%s" % (url, e2e.REGION, e2e.AK, e2e.SK))
     out = os.path.join(tmp, "src.mkv")
+    # GetMedia goes through the cutting proxy (the server's getDataEndpoint names it): two cuts
+    # in the middle of fragments, which the source must ride out by resuming after the last
+    # fragment it finished (continuation token), skipping the frames it already passed on.
+    total = sum(len(b) for b in up.cluster_bytes)
+    proxy.done_cuts = 0
+    proxy.cuts = [total // 3, total // 3]
     p = subprocess.run([e2e.GST, "-q"] + src.split(" ") + ["!", "filesink", "location=" + out],
                        capture_output=True, text=True, env=env, timeout=120)
     if not e2e.check(p.returncode == 0, "camstreamsrc ! filesink: exit 0 %s"
                      % p.stderr.strip()[-300:]):
         return
+    e2e.check(proxy.done_cuts == 2, "camstreamsrc: the proxy cut its GetMedia connection twice "
+              "mid-fragment (%d)" % proxy.done_cuts)
     ok, segs = e2e.reader_view(dump, out)
     want = up.reader_frames(range(len(up.timecodes)))
     e2e.check(ok and len(segs) == 1 and segs[0]["clusters"] == up.timecodes
               and segs[0]["frames"] == want,
-              "camstreamsrc: one Segment, the %d clusters, %d frames identical to the upload "
-              "(camstream reader)" % (len(up.timecodes), len(want)))
+              "camstreamsrc through the cuts: one Segment, the %d clusters, %d frames identical "
+              "to the upload, no gap, no duplicate (camstream reader)"
+              % (len(up.timecodes), len(want)))
     e2e.check(e2e.ffprobe_view(out) == up.packets,
-              "camstreamsrc: ffprobe sees the upload's %d packets (pts, key, size, SHA-256)"
-              % len(up.packets))
+              "camstreamsrc through the cuts: ffprobe sees the upload's %d packets (pts, key, "
+              "size, SHA-256)" % len(up.packets))
+    # From a timestamp: producer-timestamp START + 2 s is the third fragment.
+    out2 = os.path.join(tmp, "src-ts.mkv")
+    src_ts = src.replace("start-selector=earliest", "start-selector=producer-timestamp "
+                         "start-timestamp=%d" % (e2e.START_MS + 2000))
+    p = subprocess.run([e2e.GST, "-q"] + src_ts.split(" ") + ["!", "filesink",
+                                                              "location=" + out2],
+                       capture_output=True, text=True, env=env, timeout=120)
+    ok, segs = e2e.reader_view(dump, out2) if p.returncode == 0 else (False, [])
+    e2e.check(ok and len(segs) == 1 and segs[0]["clusters"] == up.timecodes[2:] and
+              segs[0]["frames"] == up.reader_frames(range(2, len(up.timecodes))),
+              "camstreamsrc start-selector=producer-timestamp: from the third fragment on, "
+              "frames identical %s" % p.stderr.strip()[-200:])
     y4m = os.path.join(tmp, "src.y4m")
     p = subprocess.run([e2e.GST, "-q"] + src.split(" ") + [
         "!", "matroskademux", "!", "h264parse", "!", "avdec_h264", "!", "y4menc", "!",
@@ -176,14 +205,17 @@ def main():
         status, _, doc = e2e.curl_json(srv.url, "/createStream",
                                        {"StreamName": "cons", "DataRetentionInHours": 1}, tmp)
         e2e.check(status == 200, "createStream: HTTP %d" % status)
+        t_put = time.time() * 1000
         status, _, acks, _ = e2e.put_media(srv.url, "cons", up, tmp)
+        t_done = time.time() * 1000
         nums = e2e.check_acks(acks, up.timecodes, "upload")
         want = up.reader_frames(range(len(up.timecodes)))
 
         # 1. GetMedia EARLIEST through the cutting proxy.
+        meta = {}
         rc, frames, starts, ends, stats, _ = consume(
             tool, "http://127.0.0.1:%d" % proxy.port, "cons", ["--start", "EARLIEST",
-                                                               "--no-follow"])
+                                                               "--no-follow"], meta=meta)
         e2e.check(rc == 0, "getMedia through cuts: cs_consume exit 0")
         e2e.check(proxy.done_cuts == 2, "the proxy cut 2 GetMedia connections (%d)"
                   % proxy.done_cuts)
@@ -194,6 +226,40 @@ def main():
         e2e.check(int(stats.get("reconnects", 0)) >= 2 and int(stats.get("skipped", 0)) > 0,
                   "getMedia: the client reconnected (%s) and did not deliver re-sent frames "
                   "twice (%s skipped)" % (stats.get("reconnects"), stats.get("skipped")))
+
+        # Per-fragment events: the producer's timestamp (the cluster timecode it sent), the
+        # server's (when it received it), millis behind now and the continuation token.
+        st = [meta.get("start", {}).get(n, (0, 0, 0)) for n in nums]
+        en = [meta.get("end", {}).get(n, (-1, "-")) for n in nums]
+        e2e.check([s_[0] for s_ in st] == up.timecodes,
+                  "getMedia events: each fragment's producer timestamp is its cluster timecode")
+        e2e.check(all(t_put - 1000 <= s_[1] <= t_done + 1000 for s_ in st),
+                  "getMedia events: server timestamps within the upload's time (%s)"
+                  % [s_[1] for s_ in st][:2])
+        e2e.check(all(e[0] >= 0 for e in en) and [e[1] for e in en] == nums,
+                  "getMedia events: millis behind now (%s) and a continuation token (its "
+                  "fragment number) at every fragment's end" % [e[0] for e in en])
+
+        # 1b. PRODUCER_TIMESTAMP start: from the fragment at START_MS + 2 s on.
+        rc, frames, starts, _, _, _ = consume(
+            tool, srv.url, "cons", ["--start", "PRODUCER_TIMESTAMP:%d" % (e2e.START_MS + 2000),
+                                    "--no-follow"])
+        e2e.check(rc == 0 and starts == nums[2:] and frames == up.reader_frames(
+            range(2, len(nums))), "PRODUCER_TIMESTAMP: starts at the fragment of that time (%s)"
+            % starts[:1])
+
+        # 1c. SERVER_TIMESTAMP start: "the chunk containing the fragment that has the specified
+        # timestamp" (KVS GetMedia): a fragment whose server time span (received at, 1 s long
+        # here) contains it, then the rest in order. The upload is fast, so spans overlap.
+        srv_ms = [s_[1] for s_ in st]
+        for at in (srv_ms[-1], srv_ms[-1] + 500):
+            rc, frames, starts, _, _, _ = consume(
+                tool, srv.url, "cons", ["--start", "SERVER_TIMESTAMP:%d" % at, "--no-follow"])
+            first = nums.index(starts[0]) if starts and starts[0] in nums else -1
+            e2e.check(rc == 0 and first >= 0 and starts == nums[first:] and
+                      srv_ms[first] <= at < srv_ms[first] + 1000,
+                      "SERVER_TIMESTAMP %d: from fragment %d (received at %s), the rest in order"
+                      % (at, first + 1, srv_ms[first] if first >= 0 else None))
 
         # 2. A fragment list, cut once.
         proxy.cuts = [total // 2]
@@ -223,7 +289,7 @@ def main():
                   "a wrong secret: CS_E_AUTH (%s)" % other[:1])
         # 5. camstreamsrc.
         if plugin_dir is not None:
-            gst_src(plugin_dir, srv.url, up, dump, tmp)
+            gst_src(plugin_dir, srv.url, up, dump, tmp, proxy)
     finally:
         srv.stop()
     e2e.rmtree_if_ok(tmp)

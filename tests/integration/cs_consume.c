@@ -118,8 +118,11 @@ int main(int argc, char **argv)
             break;
         }
         if (ev.type == CS_GM_EV_FRAGMENT_START) {
-            printf("start %s %llu\n", ev.fragment->number,
-                   (unsigned long long)ev.fragment->producer_ms);
+            /* start NUMBER PRODUCER_MS SERVER_MS (-1: absent) TAGS */
+            printf("start %s %llu %lld %zu\n", ev.fragment->number,
+                   (unsigned long long)ev.fragment->producer_ms,
+                   ev.fragment->has_server_ms ? (long long)ev.fragment->server_ms : -1LL,
+                   ev.fragment->tag_count);
         } else if (ev.type == CS_GM_EV_FRAME) {
             uint8_t md[CS_SHA256_SIZE];
             char hex[2 * CS_SHA256_SIZE + 1];
@@ -130,7 +133,11 @@ int main(int argc, char **argv)
                    (unsigned long long)ev.frame.track, (long long)ev.frame.timestamp_ns,
                    ev.frame.key ? 1 : 0, ev.frame.size, hex);
         } else if (ev.type == CS_GM_EV_FRAGMENT_END) {
-            printf("end %s %d\n", ev.fragment->number, ev.fragment->complete ? 1 : 0);
+            /* end NUMBER COMPLETE MILLIS_BEHIND_NOW (-1: absent) CONTINUATION_TOKEN (-: none) */
+            printf("end %s %d %lld %s\n", ev.fragment->number, ev.fragment->complete ? 1 : 0,
+                   ev.fragment->has_millis_behind_now ? (long long)ev.fragment->millis_behind_now
+                                                      : -1LL,
+                   ev.fragment->continuation_token[0] ? ev.fragment->continuation_token : "-");
         } else if (ev.type == CS_GM_EV_ERROR) {
             printf("error %u %s\n", ev.error.id, ev.error.code);
         }

@@ -18,6 +18,10 @@
  *              connection cut after 700 KB upstream during frames 0-179 (a fragment is ~500 KB),
  *              all connections reset at frames 200 and 230, a 6 s stall (longer than the stale
  *              timeout) at 250.
+ *   bframes    no fault, a clip WITH B-frames (x264enc bframes=2, open GOP: tests/util/prodtest.h
+ *              pt_clip_make_bframes), put in decode order with GStreamer's PTS and DTS: every
+ *              frame arrives byte-identical with its PTS, including the B-frames after a key
+ *              frame that show before it (negative block timecodes in its cluster).
  * Prints what the producer reported (drops, metrics) next to what the server has.
  * Usage: test_producer MODE PATH/TO/camstream-ingest CLIP_CACHE_DIR. Exit 77: skipped.
  */
@@ -105,6 +109,7 @@ static void on_ack(void *ctx, cs_stream *s, const cs_kvs_ack *a)
 /* The input and its expected read-back. */
 struct expect {
     uint64_t ts_ns[NFRAMES];
+    uint64_t dts_ns[NFRAMES];
     uint8_t *avcc[NFRAMES];
     size_t avcc_len[NFRAMES];
     bool key[NFRAMES];
@@ -276,6 +281,13 @@ static void run_sample(const char *sample, const char *url, const char *clip_pat
     free(ptimes);
 }
 
+/* The B-frame clip's timestamps (bframes mode), relative to its first PTS, in decode order. */
+static struct {
+    int64_t pts[NFRAMES], dts[NFRAMES];
+    bool key[NFRAMES];
+    size_t before_key;
+} bfr;
+
 /* The server is stopped on every way out, also the early failures. */
 static pt_server *g_server;
 
@@ -289,6 +301,7 @@ static void stop_server_at_exit(void)
 int main(int argc, char **argv)
 {
     const char *mode, *bin, *cache;
+    bool bframes;
     char clip_path[1024], data_dir[1024], log_path[1100], stream[64];
     static struct expect e;
     static struct report rep;
@@ -309,9 +322,10 @@ int main(int argc, char **argv)
     int rc;
 
     if (argc != 4 && !(argc == 5 && strcmp(argv[1], "sample") == 0)) {
-        fprintf(stderr, "usage: test_producer roundtrip|kill|proxy PATH/TO/camstream-ingest "
-                        "CLIP_CACHE_DIR\n       test_producer sample PATH/TO/camstream-ingest "
-                        "CLIP_CACHE_DIR PATH/TO/put_frames\n");
+        fprintf(stderr,
+                "usage: test_producer roundtrip|kill|proxy|bframes PATH/TO/camstream-ingest "
+                "CLIP_CACHE_DIR\n       test_producer sample PATH/TO/camstream-ingest "
+                "CLIP_CACHE_DIR PATH/TO/put_frames\n");
         return 2;
     }
     mode = argv[1];
@@ -319,14 +333,36 @@ int main(int argc, char **argv)
     cache = argv[3];
     signal(SIGPIPE, SIG_IGN);
     mkdir(cache, 0755); /* may exist already */
-    snprintf(clip_path, sizeof(clip_path), "%s/producer-clip-%d.h264", cache, NFRAMES);
-    rc = pt_clip_make(clip_path, NFRAMES);
+    bframes = strcmp(mode, "bframes") == 0;
+    snprintf(clip_path, sizeof(clip_path), "%s/producer-clip-%s%d.h264", cache,
+             bframes ? "bframes-" : "", NFRAMES);
+    rc = bframes ? pt_clip_make_bframes(clip_path, NFRAMES) : pt_clip_make(clip_path, NFRAMES);
     if (rc != 0) {
         return rc;
     }
     if (pt_clip_open(clip_path, &clip) != 0 || clip.count != NFRAMES) {
         fprintf(stderr, "the clip %s has %zu frames, want %d\n", clip_path, clip.count, NFRAMES);
         return 1;
+    }
+    if (bframes) {
+        size_t back = 0;
+        if (pt_clip_read_times(clip_path, NFRAMES, bfr.pts, bfr.dts, bfr.key) != 0) {
+            fprintf(stderr, "cannot read the timestamps of %s\n", clip_path);
+            return 1;
+        }
+        /* the clip must hold what this mode is about */
+        for (size_t i = 1, k = 0; i < NFRAMES; i++) {
+            back += bfr.pts[i] < bfr.pts[i - 1];
+            if (bfr.key[i]) {
+                k = i;
+            } else if (k != 0 && bfr.pts[i] < bfr.pts[k]) {
+                bfr.before_key++;
+            }
+        }
+        CHECK(back > 0 && bfr.before_key > 0,
+              "B-frame clip: %zu frames show before the frame put before them, %zu before their "
+              "fragment's key frame",
+              back, bfr.before_key);
     }
     printf("clip: %zu frames, %zu bytes, largest %zu\n", clip.count, clip.bytes, clip.max_frame);
 
@@ -401,7 +437,13 @@ int main(int argc, char **argv)
         cs_frame f = CS_FRAME_INIT;
         size_t len = pt_clip_read(&clip, i, buf);
         e.ts_ns[i] = base_ns + i * FRAME_NS;
+        e.dts_ns[i] = e.ts_ns[i];
         e.key[i] = clip.frames[i].key;
+        if (bframes) {
+            e.ts_ns[i] = (uint64_t)((int64_t)base_ns + bfr.pts[i]);
+            e.dts_ns[i] = (uint64_t)((int64_t)base_ns + bfr.dts[i]);
+            e.key[i] = bfr.key[i];
+        }
         e.avcc_len[i] = pt_annexb_to_avcc(buf, len, NULL);
         e.avcc[i] = malloc(e.avcc_len[i]);
         pt_annexb_to_avcc(buf, len, e.avcc[i]);
@@ -428,7 +470,8 @@ int main(int argc, char **argv)
         }
         f.data = buf;
         f.size = len;
-        f.pts_ns = f.dts_ns = e.ts_ns[i];
+        f.pts_ns = e.ts_ns[i];
+        f.dts_ns = e.dts_ns[i];
         f.duration_ns = FRAME_NS;
         f.flags = e.key[i] ? CS_FRAME_KEY : 0;
         st = cs_stream_put_frame(s, &f);
@@ -484,7 +527,7 @@ int main(int argc, char **argv)
               "%zu drop reports name %" PRIu64 " frames, the frames in their time ranges: %zu",
               rep.n_drops, reported_frames, marked);
         CHECK(rep.fatal == 0, "no fatal error (%u errors reported)", rep.errors);
-        if (strcmp(mode, "roundtrip") == 0) {
+        if (strcmp(mode, "roundtrip") == 0 || bframes) {
             CHECK(rep.n_drops == 0 && rep.errors == 0,
                   "no fault: nothing dropped (%zu), no error (%u)", rep.n_drops, rep.errors);
         }
@@ -561,7 +604,8 @@ read:
         CHECK(list_mismatch == 0,
               "GetMedia EARLIEST and getMediaForFragmentList return the same frames (%u differ)",
               list_mismatch);
-        if (strcmp(mode, "roundtrip") == 0 || strcmp(mode, "sample") == 0) {
+        if (strcmp(mode, "roundtrip") == 0 || strcmp(mode, "sample") == 0 ||
+            strcmp(mode, "bframes") == 0) {
             CHECK(once == NFRAMES, "no fault: all %d frames arrived", NFRAMES);
         }
     }

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,105 @@ int pt_clip_make(const char *path, unsigned frames)
         return 1;
     }
     return 0;
+}
+
+/* "H:MM:SS.NNNNNNNNN" (GStreamer's time format) after `key` in `line`, in ns; false if absent. */
+static bool gst_time_after(const char *line, const char *key, int64_t *ns)
+{
+    const char *p = strstr(line, key);
+    unsigned h, m, s;
+    char frac[16];
+
+    if (p == NULL || sscanf(p + strlen(key), "%u:%u:%u.%9[0-9]", &h, &m, &s, frac) != 4 ||
+        strlen(frac) != 9) {
+        return false;
+    }
+    *ns = (((int64_t)h * 60 + m) * 60 + s) * 1000000000 + strtoll(frac, NULL, 10);
+    return true;
+}
+
+int pt_clip_make_bframes(const char *path, unsigned frames)
+{
+    struct stat sb;
+    char cmd[3072], tmp[1100], log[1100], ts[1100], line[1024];
+    FILE *in, *out;
+    int rc;
+    unsigned n = 0;
+    int64_t first_pts = 0;
+
+    snprintf(ts, sizeof(ts), "%s.ts", path);
+    if (stat(path, &sb) == 0 && sb.st_size > 0 && stat(ts, &sb) == 0 && sb.st_size > 0) {
+        return 0;
+    }
+    if (system("gst-inspect-1.0 x264enc >/dev/null 2>&1 && gst-inspect-1.0 h264parse "
+               ">/dev/null 2>&1") != 0) {
+        fprintf(stderr, "skipped: gst-launch-1.0 with x264enc and h264parse is needed for the clip "
+                        "(apt-get install gstreamer1.0-tools gstreamer1.0-plugins-ugly "
+                        "gstreamer1.0-plugins-bad)\n");
+        return 77;
+    }
+    snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
+    snprintf(log, sizeof(log), "%s.%d.log", path, (int)getpid());
+    snprintf(cmd, sizeof(cmd),
+             "gst-launch-1.0 -v videotestsrc num-buffers=%u pattern=smpte horizontal-speed=4 ! "
+             "video/x-raw,width=1280,height=720,framerate=30/1 ! x264enc bitrate=2000 "
+             "key-int-max=60 bframes=2 option-string=\"scenecut=0:open-gop=1\" threads=1 ! "
+             "h264parse ! video/x-h264,stream-format=byte-stream,alignment=au ! identity "
+             "silent=false ! filesink location='%s' >'%s' 2>&1",
+             frames, tmp, log);
+    rc = system(cmd);
+    in = rc == 0 ? fopen(log, "r") : NULL;
+    out = in != NULL ? fopen(ts, "w") : NULL;
+    while (out != NULL && fgets(line, sizeof(line), in) != NULL) {
+        int64_t pts, dts;
+        if (strstr(line, "identity") == NULL || strstr(line, "chain") == NULL ||
+            !gst_time_after(line, "pts: ", &pts) || !gst_time_after(line, "dts: ", &dts)) {
+            continue;
+        }
+        if (n++ == 0) {
+            first_pts = pts;
+        }
+        /* key: GStreamer's flag (no delta-unit), as a sink sees it; with an open GOP the key
+         * frames after the first are recovery-point I-frames, not IDR */
+        fprintf(out, "%" PRId64 " %" PRId64 " %d\n", pts - first_pts, dts - first_pts,
+                strstr(line, "delta-unit") == NULL ? 1 : 0);
+    }
+    if (in != NULL) {
+        fclose(in);
+    }
+    if (out == NULL || fclose(out) != 0 || n != frames || stat(tmp, &sb) != 0 || sb.st_size == 0 ||
+        rename(tmp, path) != 0) {
+        fprintf(stderr, "making the B-frame clip failed (%u timestamps for %u frames): %s\n", n,
+                frames, cmd);
+        unlink(tmp);
+        unlink(ts);
+        unlink(log);
+        return 1;
+    }
+    unlink(log);
+    return 0;
+}
+
+int pt_clip_read_times(const char *path, size_t n, int64_t *pts_ns, int64_t *dts_ns, bool *key)
+{
+    char ts[1100];
+    FILE *f;
+    size_t i = 0;
+
+    snprintf(ts, sizeof(ts), "%s.ts", path);
+    f = fopen(ts, "r");
+    if (f == NULL) {
+        return 1;
+    }
+    while (i < n) {
+        int k;
+        if (fscanf(f, "%" SCNd64 " %" SCNd64 " %d", &pts_ns[i], &dts_ns[i], &k) != 3) {
+            break;
+        }
+        key[i++] = k != 0;
+    }
+    fclose(f);
+    return i == n ? 0 : 1;
 }
 
 /* Next start code at or after `i`; returns its position (len if none), its size in `*sc`. */

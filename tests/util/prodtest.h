@@ -37,6 +37,19 @@ typedef struct pt_clip {
  */
 int pt_clip_make(const char *path, unsigned frames);
 
+/**
+ * Makes (unless it exists) a clip WITH B-frames: the same source, x264enc without
+ * tune=zerolatency, bframes=2, open GOP (so B-frames after a key frame show before it: negative
+ * block timecodes), and beside it PATH.ts: one "pts_ns dts_ns key" line per access unit, in
+ * file (decode) order, as GStreamer stamped them (identity silent=false), relative to the first
+ * PTS (DTS may be negative); key is GStreamer's (no DELTA_UNIT flag: with an open GOP the key
+ * frames after the first are recovery-point I-frames, not IDR). Returns 0, 77 or 1.
+ */
+int pt_clip_make_bframes(const char *path, unsigned frames);
+
+/** Reads PATH.ts (see pt_clip_make_bframes): `n` lines. 0 on success. */
+int pt_clip_read_times(const char *path, size_t n, int64_t *pts_ns, int64_t *dts_ns, bool *key);
+
 /** Reads the clip's frame table (the bytes stay in the file). 0 on success. */
 int pt_clip_open(const char *path, pt_clip *clip);
 

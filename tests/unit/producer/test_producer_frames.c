@@ -9,8 +9,10 @@
  * the right cluster, AVCC input copied as is; put_frame's refusals (before the first key frame,
  * backwards timestamps, no NAL unit, unknown track, a frame larger than the store, reported as
  * TOO_LARGE); RELATIVE timecodes send x-amzn-producer-start-timestamp; time-based fragmentation
- * cuts at the first key frame after fragment_ms; and no heap allocation per frame once
- * streaming (an allocator that counts). */
+ * cuts at the first key frame after fragment_ms; B-frames in decode order with an open GOP
+ * (PTS before the key frame: negative block timecodes) stored with their PTS, and evicted with
+ * drop reports that span them; and no heap allocation per frame once streaming (an allocator
+ * that counts). */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -567,6 +569,154 @@ static void test_annexb_stream(void **state)
     rec_free(&r);
 }
 
+/* B-frames, as x264 with bframes=2 and an open GOP puts them out: decode order I0 P3 B1 B2 P6
+ * B4 B5 ... and, at every later key frame K (an anchor), K B(K-2) B(K-1): those two B-frames
+ * belong to K's fragment but show before it, so their block timecodes are negative (-67 and
+ * -34 ms), and the others go back within their cluster. DTS given, increasing. Every frame must
+ * be stored byte-identical with its own PTS, and each cluster's timecode is its key frame's PTS
+ * (KVS: PTS, in DTS order). A frame going back without a DTS is refused (0 means DTS = PTS). */
+static void bframe_order(size_t *order)
+{
+    size_t n = 0;
+
+    order[n++] = 0;
+    for (size_t a = 3; a < NFRAMES; a += 3) {
+        order[n++] = a;
+        order[n++] = a - 2;
+        order[n++] = a - 1;
+    }
+    order[n++] = NFRAMES - 1; /* 238, 239 left: P239 B238 */
+    order[n++] = NFRAMES - 2;
+    assert_int_equal(n, NFRAMES);
+}
+
+static void test_bframes(void **state)
+{
+    static rec r;
+    cs_producer *p;
+    cs_stream_config sc;
+    cs_stream *s = NULL;
+    cs_stream_metrics m;
+    parsed pr;
+    size_t order[NFRAMES];
+    cbs cb;
+    (void)state;
+
+    bframe_order(order);
+
+    memset(&cb, 0, sizeof(cb));
+    rec_init(&r);
+    p = make_producer(&r, NULL);
+    cs_stream_config_init(&sc);
+    sc.name = "frames-b";
+    sc.tracks[0].codec = CS_MKV_CODEC_ID_H264;
+    sc.track_count = 1;
+    sc.store_bytes = 1u << 20;
+    sc.callbacks.on_drop = on_drop;
+    sc.callbacks.ctx = &cb;
+    assert_int_equal(cs_stream_create(p, &sc, &s), CS_OK);
+    for (size_t k = 0; k < NFRAMES; k++) {
+        size_t i = order[k];
+        cs_frame f = CS_FRAME_INIT;
+        f.data = frames[i].annexb;
+        f.size = frames[i].annexb_len;
+        f.pts_ns = BASE_NS + i * FRAME_NS;
+        f.dts_ns = BASE_NS + k * FRAME_NS - 2 * FRAME_NS;
+        f.flags = frames[i].key ? CS_FRAME_KEY : 0;
+        assert_int_equal(cs_stream_put_frame(s, &f), CS_OK);
+        if (k == 10) {
+            /* a frame without a DTS whose PTS is before the last DTS */
+            f.pts_ns -= 5 * FRAME_NS;
+            f.dts_ns = 0;
+            assert_int_equal(cs_stream_put_frame(s, &f), CS_E_INVAL);
+        }
+    }
+    wait_sent(s);
+    cs_stream_get_metrics(s, &m);
+    assert_int_equal(m.frames_put, NFRAMES);
+    assert_int_equal(m.fragments_put, NFRAMES / GOP);
+    assert_int_equal(m.frames_dropped, 0);
+    assert_int_equal(m.errors_put_frame, 1);
+    cs_stream_destroy(&s);
+    cs_producer_destroy(&p);
+    /* destroy reports what was not PERSISTED (the recorder never acks): one drop of every frame,
+     * from the earliest PTS to the latest */
+    assert_int_equal(cb.n_drops, 1);
+    assert_int_equal(cb.drops[0].reason, CS_DROP_DESTROYED);
+    assert_int_equal(cb.drops[0].frames, NFRAMES);
+    assert_int_equal(cb.drops[0].first_ts_ns, BASE_NS);
+    assert_int_equal(cb.drops[0].last_ts_ns, BASE_NS + (NFRAMES - 1) * FRAME_NS);
+
+    parse(&r, &pr, 0, false, true);
+    assert_int_equal(pr.segments, 1);
+    assert_int_equal(pr.frames, NFRAMES);
+    assert_int_equal(pr.clusters, NFRAMES / GOP);
+    for (size_t i = 0; i < NFRAMES; i++) {
+        assert_int_equal(frames[i].seen, 1);
+    }
+    for (size_t c = 0; c < pr.clusters; c++) {
+        assert_int_equal(pr.cluster_tc[c], (BASE_NS + c * GOP * FRAME_NS) / 1000000u);
+    }
+    rec_free(&r);
+}
+
+/* The same B-frame stream into a 96 KiB store that nothing frees (the recorder never acks): each
+ * fragment is evicted whole while the next one is written, and its drop report covers every frame
+ * of it, from the B-frames that show before its key frame (PTS 30k-2, 30k-1) to the last one
+ * (30k+27): 30 frames, the first fragment 28 (0-27). */
+static void test_bframes_evicted(void **state)
+{
+    static rec r;
+    cs_producer *p;
+    cs_stream_config sc;
+    cs_stream *s = NULL;
+    cs_stream_metrics m;
+    size_t order[NFRAMES], evicted = 0;
+    uint64_t frames_evicted = 0;
+    cbs cb;
+    (void)state;
+
+    bframe_order(order);
+    memset(&cb, 0, sizeof(cb));
+    rec_init(&r);
+    p = make_producer(&r, NULL);
+    cs_stream_config_init(&sc);
+    sc.name = "frames-b-evicted";
+    sc.tracks[0].codec = CS_MKV_CODEC_ID_H264;
+    sc.track_count = 1;
+    sc.store_bytes = 96u << 10;
+    sc.callbacks.on_drop = on_drop;
+    sc.callbacks.ctx = &cb;
+    assert_int_equal(cs_stream_create(p, &sc, &s), CS_OK);
+    for (size_t k = 0; k < NFRAMES; k++) {
+        size_t i = order[k];
+        cs_frame f = CS_FRAME_INIT;
+        f.data = frames[i].annexb;
+        f.size = frames[i].annexb_len;
+        f.pts_ns = BASE_NS + i * FRAME_NS;
+        f.dts_ns = BASE_NS + k * FRAME_NS - 2 * FRAME_NS;
+        f.flags = frames[i].key ? CS_FRAME_KEY : 0;
+        assert_int_equal(cs_stream_put_frame(s, &f), CS_OK);
+    }
+    cs_stream_get_metrics(s, &m);
+    assert_true(cb.n_drops >= 5 && cb.n_drops <= 8);
+    for (size_t d = 0; d < cb.n_drops; d++) {
+        const cs_drop *dr = &cb.drops[d];
+        size_t first = d == 0 ? 0 : d * GOP - 2;
+        assert_int_equal(dr->reason, CS_DROP_EVICTED);
+        assert_int_equal(dr->frames, d == 0 ? GOP - 2 : GOP);
+        assert_int_equal(dr->first_ts_ns, BASE_NS + first * FRAME_NS);
+        assert_int_equal(dr->last_ts_ns, BASE_NS + (d * GOP + GOP - 3) * FRAME_NS);
+        frames_evicted += dr->frames;
+        evicted++;
+    }
+    assert_int_equal(m.fragments_dropped, evicted);
+    assert_int_equal(m.frames_dropped, frames_evicted);
+    cs_stream_destroy(&s);
+    cs_producer_destroy(&p);
+    rec_free(&r);
+}
+
 static void test_avcc_relative_timebased(void **state)
 {
     static rec r;
@@ -763,6 +913,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_annexb_stream),
         cmocka_unit_test(test_avcc_relative_timebased),
+        cmocka_unit_test(test_bframes),
+        cmocka_unit_test(test_bframes_evicted),
         cmocka_unit_test(test_pressure_and_eviction),
         cmocka_unit_test(test_config_errors),
     };

@@ -26,16 +26,16 @@ static const uint32_t K[64] = {
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
 
 __attribute__((target("sha,sse4.1,ssse3"))) static void blocks(uint32_t st[8], const uint8_t *p,
-                                                                size_t n)
+                                                               size_t n)
 {
     const __m128i mask = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
     __m128i tmp = _mm_loadu_si128((const __m128i *)&st[0]);
     __m128i s1 = _mm_loadu_si128((const __m128i *)&st[4]);
     __m128i s0;
-    tmp = _mm_shuffle_epi32(tmp, 0xB1);      /* CDAB */
-    s1 = _mm_shuffle_epi32(s1, 0x1B);        /* EFGH */
-    s0 = _mm_alignr_epi8(tmp, s1, 8);        /* ABEF */
-    s1 = _mm_blend_epi16(s1, tmp, 0xF0);     /* CDGH */
+    tmp = _mm_shuffle_epi32(tmp, 0xB1);  /* CDAB */
+    s1 = _mm_shuffle_epi32(s1, 0x1B);    /* EFGH */
+    s0 = _mm_alignr_epi8(tmp, s1, 8);    /* ABEF */
+    s1 = _mm_blend_epi16(s1, tmp, 0xF0); /* CDGH */
     for (; n > 0; n--, p += 64) {
         __m128i w[4], abef = s0, cdgh = s1;
         for (int g = 0; g < 16; g++) {
@@ -56,10 +56,10 @@ __attribute__((target("sha,sse4.1,ssse3"))) static void blocks(uint32_t st[8], c
         s0 = _mm_add_epi32(s0, abef);
         s1 = _mm_add_epi32(s1, cdgh);
     }
-    tmp = _mm_shuffle_epi32(s0, 0x1B);  /* FEBA */
-    s1 = _mm_shuffle_epi32(s1, 0xB1);   /* DCHG */
+    tmp = _mm_shuffle_epi32(s0, 0x1B);   /* FEBA */
+    s1 = _mm_shuffle_epi32(s1, 0xB1);    /* DCHG */
     s0 = _mm_blend_epi16(tmp, s1, 0xF0); /* DCBA */
-    s1 = _mm_alignr_epi8(s1, tmp, 8);   /* ABEF */
+    s1 = _mm_alignr_epi8(s1, tmp, 8);    /* ABEF */
     _mm_storeu_si128((__m128i *)&st[0], s0);
     _mm_storeu_si128((__m128i *)&st[4], s1);
 }

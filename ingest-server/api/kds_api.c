@@ -711,8 +711,8 @@ static bool on_record_raw(void *ctx, const csi_kds_record *rec)
     char head[192];
     size_t b64 = csi_kds_base64_len(rec->len), hn;
     /* %s{"SequenceNumber":"%s","ApproximateArrivalTimestamp":%llu.%03u,"Data":" by hand */
-    static const char k1[] = "{\"SequenceNumber\":\"", k2[] = "\",\"ApproximateArrivalTimestamp\":",
-                      k3[] = ",\"Data\":\"";
+    static const char k1[] = "{\"SequenceNumber\":\"",
+                      k2[] = "\",\"ApproximateArrivalTimestamp\":", k3[] = ",\"Data\":\"";
     char digits[24];
     size_t nd = 0, sl = strlen(rec->seq);
     uint64_t secs = rec->arrival_ms / 1000;
@@ -1105,8 +1105,7 @@ static const struct kop {
 static json_t *op_lease(struct kreq *r, json_t *in, const char *name)
 {
     csi_kds_lease_error e;
-    json_t *out =
-        csi_kds_lease_run(r->store, r->op + strlen(CSI_KDS_LEASE_PREFIX), in, name, &e);
+    json_t *out = csi_kds_lease_run(r->store, r->op + strlen(CSI_KDS_LEASE_PREFIX), in, name, &e);
     if (out == NULL && e.type != NULL) {
         kfail(r, e.status, e.type, "%s", e.message);
     }

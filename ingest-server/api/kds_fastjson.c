@@ -108,8 +108,7 @@ static bool record_member(struct parse *p, const char *k, size_t kn, csi_kds_put
             return false;
         }
         /* decoded <= n * 3 / 4 <= n: the arena (body length) always has room */
-        if (csi_kds_base64_decode(v, n, p->out->arena + p->used, p->cap - p->used, &got) !=
-                CS_OK ||
+        if (csi_kds_base64_decode(v, n, p->out->arena + p->used, p->cap - p->used, &got) != CS_OK ||
             got > MAX_DATA) {
             return false;
         }

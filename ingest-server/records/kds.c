@@ -60,9 +60,9 @@ size_t csi_kds_u128_format(csi_u128 v, char out[CSI_KDS_U128_MAX_TEXT])
 #define MD5_G(x, y, z) ((y) ^ ((z) & ((x) ^ (y))))
 #define MD5_H(x, y, z) ((x) ^ (y) ^ (z))
 #define MD5_I(x, y, z) ((y) ^ ((x) | ~(z)))
-#define MD5_STEP(f, a, b, c, d, x, t, s)                                                          \
-    (a) += MD5_##f((b), (c), (d)) + (x) + (t);                                                    \
-    (a) = ((a) << (s)) | ((a) >> (32 - (s)));                                                     \
+#define MD5_STEP(f, a, b, c, d, x, t, s)                                                           \
+    (a) += MD5_##f((b), (c), (d)) + (x) + (t);                                                     \
+    (a) = ((a) << (s)) | ((a) >> (32 - (s)));                                                      \
     (a) += (b)
 
 static void md5_short(const char *key, size_t len, uint8_t out[16])

@@ -60,8 +60,8 @@ static double proc_cpu(pid_t pid)
     fclose(f);
     buf[n] = '\0';
     p = strrchr(buf, ')'); /* the name may hold spaces */
-    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-                            &st) != 2) {
+    if (p == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2) {
         return -1;
     }
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
@@ -275,24 +275,25 @@ int main(int argc, char **argv)
         }
     }
     if (server == NULL || help) {
-        printf("usage: records_bench PATH/TO/camstream-ingest [CALLS_PER_CONNECTION] [OPTIONS]\n"
-               "(a) PutRecords of %d x %d-byte records from %d connections (libcurl, HTTP/1.1;\n"
-               "    default %d calls each) on a 4-shard stream, then GetRecords draining it:\n"
-               "    records/s (median of %d runs), latency per call, and the server's CPU time\n"
-               "    per record (utime + stime from /proc/PID/stat: robust on a busy machine).\n"
-               "(b) the same workload from the AWS SDK for JavaScript v3 against camstream and\n"
-               "    kinesalite (npm), both started in the same run: tests/bench/records_js_bench.mjs\n"
-               "    under node: records/s and server CPU seconds per million records for both,\n"
-               "    and their ratio (target >= 50x). Needs node and the packages pinned in\n"
-               "    tests/bench/js/ installed in --js-prefix DIR (default %s;\n"
-               "    scripts/run-bench installs them there); skipped with a message without them.\n"
-               "  --auth none      (a) without SigV4: the server runs --auth none, requests unsigned\n"
-               "  --no-js          skip (b) (scripts/run-bench runs records_js_bench.mjs itself)\n"
-               "  --only-js        run only (b)\n"
-               "  --js-prefix DIR  where (b)'s node_modules is\n"
-               "  --js-calls N     (b) PutRecords calls per client (default 50)\n"
-               "  --js-runs R      (b) runs, median reported (default 3)\n",
-               BATCH, REC, CONNS, calls_per_conn, RUNS, CS_JS_PREFIX);
+        printf(
+            "usage: records_bench PATH/TO/camstream-ingest [CALLS_PER_CONNECTION] [OPTIONS]\n"
+            "(a) PutRecords of %d x %d-byte records from %d connections (libcurl, HTTP/1.1;\n"
+            "    default %d calls each) on a 4-shard stream, then GetRecords draining it:\n"
+            "    records/s (median of %d runs), latency per call, and the server's CPU time\n"
+            "    per record (utime + stime from /proc/PID/stat: robust on a busy machine).\n"
+            "(b) the same workload from the AWS SDK for JavaScript v3 against camstream and\n"
+            "    kinesalite (npm), both started in the same run: tests/bench/records_js_bench.mjs\n"
+            "    under node: records/s and server CPU seconds per million records for both,\n"
+            "    and their ratio (target >= 50x). Needs node and the packages pinned in\n"
+            "    tests/bench/js/ installed in --js-prefix DIR (default %s;\n"
+            "    scripts/run-bench installs them there); skipped with a message without them.\n"
+            "  --auth none      (a) without SigV4: the server runs --auth none, requests unsigned\n"
+            "  --no-js          skip (b) (scripts/run-bench runs records_js_bench.mjs itself)\n"
+            "  --only-js        run only (b)\n"
+            "  --js-prefix DIR  where (b)'s node_modules is\n"
+            "  --js-calls N     (b) PutRecords calls per client (default 50)\n"
+            "  --js-runs R      (b) runs, median reported (default 3)\n",
+            BATCH, REC, CONNS, calls_per_conn, RUNS, CS_JS_PREFIX);
         return help ? 0 : 2;
     }
     if (only_js) {
@@ -389,7 +390,8 @@ int main(int argc, char **argv)
             }
         }
         t1 = cs_bench_now_ns();
-        cpu_in[run] = (proc_cpu(pid) - cpu_in[run]) * 1e6 / ((double)CONNS * calls_per_conn * BATCH);
+        cpu_in[run] =
+            (proc_cpu(pid) - cpu_in[run]) * 1e6 / ((double)CONNS * calls_per_conn * BATCH);
         in_rate[run] = (double)CONNS * calls_per_conn * BATCH / ((t1 - t0) / 1e9);
         p50[run] = pct(lat_all, (size_t)(CONNS * calls_per_conn), 0.50);
         p99[run] = pct(lat_all, (size_t)(CONNS * calls_per_conn), 0.99);
@@ -506,14 +508,22 @@ int main(int argc, char **argv)
                                               .unit = "ms",
                                               .runs = gp50,
                                               .n_runs = RUNS});
-    cs_bench_figure(&(struct cs_bench_figure){
-        .bench = "records_bench", .id = auth_none ? "records.cpu_in_noauth" : "records.cpu_in",
-        .label = "server CPU time per record put (utime+stime)",
-        .value = cs_bench_median(cpu_in, RUNS), .unit = "us", .runs = cpu_in, .n_runs = RUNS});
-    cs_bench_figure(&(struct cs_bench_figure){
-        .bench = "records_bench", .id = "records.cpu_out",
-        .label = "server CPU time per record read (utime+stime)",
-        .value = cs_bench_median(cpu_out, RUNS), .unit = "us", .runs = cpu_out, .n_runs = RUNS});
+    cs_bench_figure(
+        &(struct cs_bench_figure){.bench = "records_bench",
+                                  .id = auth_none ? "records.cpu_in_noauth" : "records.cpu_in",
+                                  .label = "server CPU time per record put (utime+stime)",
+                                  .value = cs_bench_median(cpu_in, RUNS),
+                                  .unit = "us",
+                                  .runs = cpu_in,
+                                  .n_runs = RUNS});
+    cs_bench_figure(
+        &(struct cs_bench_figure){.bench = "records_bench",
+                                  .id = "records.cpu_out",
+                                  .label = "server CPU time per record read (utime+stime)",
+                                  .value = cs_bench_median(cpu_out, RUNS),
+                                  .unit = "us",
+                                  .runs = cpu_out,
+                                  .n_runs = RUNS});
     free(put_body);
     curl_global_cleanup();
     if (js) {

@@ -71,8 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         same_record(in, &fp->recs[0]);
     } else {
         json_t *recs = json_object_get(in, "Records");
-        check(json_is_array(recs) && json_array_size(recs) == fp->n && fp->n >= 1 &&
-              fp->n <= 500);
+        check(json_is_array(recs) && json_array_size(recs) == fp->n && fp->n >= 1 && fp->n <= 500);
         for (size_t i = 0; i < fp->n; i++) {
             same_record(json_array_get(recs, i), &fp->recs[i]);
         }

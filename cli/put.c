@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "camstream/nal.h"
+#include "annexb_au.h"
 #include "camstream/producer.h"
 #include "put.h"
 
@@ -35,7 +35,7 @@ struct opts {
     const char *file, *stream, *endpoint, *region;
     const char *access_key, *secret_key, *credentials_file, *profile;
     const char *codec; /* raw files: "h264", "h265" or NULL (sniffed) */
-    bool fast, create, progress;
+    bool fast, create, progress, no_audio;
     unsigned retention_hours, store_mib, timeout_s, fps;
     uint64_t start_ms; /* 0: now */
 };
@@ -48,25 +48,32 @@ struct frame {
     bool key;
 };
 
+#ifdef CS_PUT_GSTREAMER
+/* One track of a container, read from its appsink. */
+struct gtrack {
+    GstElement *sink;
+    GstSample *sample; /* the last one handed out, mapped until the next pull */
+    GstMapInfo info;
+    bool mapped, linked;
+    cs_mkv_codec codec;
+    GstBuffer *cp; /* codec_data of the caps (H.264/H.265: avcC/hvcC; AAC: AudioSpecificConfig) */
+    guint width, height, rate, channels;
+};
+#endif
+
 /* Where frames come from. */
 struct source {
     bool gst;
     cs_mkv_codec codec;
     /* raw Annex-B: the mapped file */
     const uint8_t *map;
-    size_t map_len, pos;
+    size_t map_len;
     uint64_t index;
-    cs_nal_iter it;
-    cs_nal_unit pending; /* first NAL of the next access unit, when have_pending */
-    bool have_pending;
+    cli_au_reader au;
 #ifdef CS_PUT_GSTREAMER
-    GstElement *pipeline, *appsink;
-    GstSample *sample; /* the last one handed out */
-    GstMapInfo info;
-    bool mapped;
-    GstBuffer *cp; /* codec_data of the caps */
-    guint width, height;
-    bool linked, note_other;
+    GstElement *pipeline;
+    struct gtrack v, a; /* the video track, the audio track (when the file has one we take) */
+    bool no_audio;
 #endif
 };
 
@@ -98,12 +105,14 @@ static void usage(FILE *to)
             "\n"
             "Streams the video of FILE to the stream NAME with the producer SDK and waits until\n"
             "every fragment is PERSISTED. FILE: a raw H.264/H.265 (Annex-B) file%s.\n"
-            "The first H.264/H.265 video track is streamed; other tracks are ignored.\n"
+            "The first H.264/H.265 video track is streamed, with the first AAC or G.711 audio\n"
+            "track of a container (--no-audio: without); other tracks are ignored.\n"
             "\n"
             "  -s, --stream NAME        the stream (required)\n"
             "  --fast                   as fast as the server takes it (default: real time,\n"
             "                           paced by the file's timestamps)\n"
             "  --create                 create the stream if it does not exist\n"
+            "  --no-audio               only the video track\n"
             "  --retention-hours N      retention of a stream made by --create (default 24)\n"
             "  --start-time EPOCH_MS    producer time of the file's first frame (default: now)\n"
             "  --fps N                  raw files: frames per second (default 30)\n"
@@ -150,123 +159,35 @@ static uint64_t wall_ms(void)
 /* Raw Annex-B: access units                                                                      */
 /* ---------------------------------------------------------------------------------------------- */
 
-static bool is_vcl(cs_mkv_codec codec, unsigned type)
-{
-    return codec == CS_MKV_CODEC_ID_H264 ? type >= 1 && type <= 5 : type <= 31;
-}
-
-/* Does this NAL unit begin a new access unit once the current one has a picture? (H.264 7.4.1.2.3,
- * H.265 7.4.2.4.4: delimiters, parameter sets, prefix SEI, or the first slice of a picture) */
-static bool starts_access_unit(cs_mkv_codec codec, const cs_nal_unit *n)
-{
-    unsigned t = n->type;
-    if (codec == CS_MKV_CODEC_ID_H264) {
-        if (t == 6 || t == 7 || t == 8 || t == 9 || (t >= 14 && t <= 18)) {
-            return true;
-        }
-        /* first_mb_in_slice == 0: ue(v) of 0 is a single 1 bit */
-        return t >= 1 && t <= 5 && n->len > 1 && (n->data[1] & 0x80u) != 0;
-    }
-    if ((t >= 32 && t <= 35) || t == 39 || (t >= 41 && t <= 44) || (t >= 48 && t <= 55)) {
-        return true;
-    }
-    /* first_slice_segment_in_pic_flag, after the 2-byte header */
-    return t <= 31 && n->len > 2 && (n->data[2] & 0x80u) != 0;
-}
-
-static bool looks_annexb(const uint8_t *b, size_t len)
-{
-    size_t i = 0;
-    while (i < len && i < 64 && b[i] == 0) {
-        i++;
-    }
-    return i >= 2 && i < len && b[i] == 1 && i + 1 < len && (b[i + 1] & 0x80u) == 0;
-}
-
-/* H.265 when the first NAL unit is a VPS/SPS/PPS/AUD/SEI of H.265 (its second header byte is
- * nuh_temporal_id_plus1, 1 in practice); else H.264. */
-static cs_mkv_codec sniff_codec(const uint8_t *b, size_t len)
-{
-    size_t i = 0;
-    while (i < len && b[i] == 0) {
-        i++;
-    }
-    if (i + 2 < len) {
-        unsigned t = (b[i + 1] >> 1) & 0x3fu;
-        if ((t >= 32 && t <= 35) || t == 39 || t == 19 || t == 20) {
-            if (b[i + 2] == 1) {
-                return CS_MKV_CODEC_ID_H265;
-            }
-        }
-    }
-    return CS_MKV_CODEC_ID_H264;
-}
-
 static int raw_open(struct source *src, const struct opts *o, int fd, size_t len)
 {
     void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    cs_mkv_codec codec;
     if (m == MAP_FAILED) {
         return put_fail("cannot read %s: %s", o->file, strerror(errno));
     }
     src->map = m;
     src->map_len = len;
     if (o->codec != NULL) {
-        src->codec = strcmp(o->codec, "h265") == 0 ? CS_MKV_CODEC_ID_H265 : CS_MKV_CODEC_ID_H264;
+        codec = strcmp(o->codec, "h265") == 0 ? CS_MKV_CODEC_ID_H265 : CS_MKV_CODEC_ID_H264;
     } else {
-        src->codec = sniff_codec(src->map, len);
+        codec = cli_au_sniff_codec(src->map, len);
     }
-    cs_nal_iter_init(&src->it,
-                     src->codec == CS_MKV_CODEC_ID_H264 ? CS_NAL_CODEC_H264 : CS_NAL_CODEC_H265,
-                     CS_NAL_FORMAT_ANNEXB, 0, src->map, len);
+    cli_au_init(&src->au, codec, src->map, len);
+    src->codec = src->au.codec;
     return 0;
 }
 
-/* The next access unit: from the end of the last one to the start code of the first NAL unit
- * of the next (zero bytes between them are trailing zeros the SDK ignores). */
+/* The next access unit (cli/annexb_au.c); a raw file has no timestamps: frame n is at n/fps. */
 static int raw_next(struct source *src, const struct opts *o, struct frame *f, bool *end)
 {
-    bool have_pic = false, got;
-    cs_nal_unit n;
-    size_t begin = src->pos, stop = src->map_len;
-
-    f->key = false;
-    if (src->have_pending) {
-        src->have_pending = false;
-        have_pic = is_vcl(src->codec, src->pending.type);
-        f->key = cs_nal_type_is_key(src->codec == CS_MKV_CODEC_ID_H264 ? CS_NAL_CODEC_H264
-                                                                       : CS_NAL_CODEC_H265,
-                                    src->pending.type);
+    if (cli_au_next(&src->au, &f->data, &f->size, &f->key) != CS_OK) {
+        return put_fail("%s: not a valid Annex-B stream at byte %zu", o->file, src->au.it.pos);
     }
-    for (;;) {
-        if (cs_nal_iter_next(&src->it, &n, &got) != CS_OK) {
-            return put_fail("%s: not a valid Annex-B stream at byte %zu", o->file, src->it.pos);
-        }
-        if (!got) {
-            break;
-        }
-        if (have_pic && starts_access_unit(src->codec, &n)) {
-            src->pending = n;
-            src->have_pending = true;
-            stop = n.offset >= 3 ? n.offset - 3 : n.offset;
-            break;
-        }
-        have_pic = have_pic || is_vcl(src->codec, n.type);
-        f->key =
-            f->key ||
-            cs_nal_type_is_key(
-                src->codec == CS_MKV_CODEC_ID_H264 ? CS_NAL_CODEC_H264 : CS_NAL_CODEC_H265, n.type);
-    }
-    if (stop <= begin || !have_pic) {
-        *end = true;
-        return 0;
-    }
-    *end = false;
-    f->data = src->map + begin;
-    f->size = stop - begin;
+    *end = f->size == 0;
     f->pts_ns = src->index * 1000000000u / o->fps;
     f->dts_ns = f->pts_ns;
     src->index++;
-    src->pos = stop;
     return 0;
 }
 
@@ -275,9 +196,21 @@ static int raw_next(struct source *src, const struct opts *o, struct frame *f, b
 /* ---------------------------------------------------------------------------------------------- */
 
 #ifdef CS_PUT_GSTREAMER
-/* A demuxer's pad: the first H.264/H.265 one goes to the appsink (through a parser only when its
- * caps are not already avc/hvc1 access units: a parser would add SPS/PPS to the first frame and
- * the frames would no longer be the file's); the others to a fakesink. */
+#define AUDIO_CAPS "audio/mpeg, mpegversion=4, stream-format=raw; audio/x-alaw; audio/x-mulaw"
+
+/* An audio track put streams: AAC (raw, as MP4 and Matroska hold it) or G.711. */
+static bool audio_taken(GstCaps *caps)
+{
+    GstCaps *want = gst_caps_from_string(AUDIO_CAPS);
+    bool ok = gst_caps_can_intersect(caps, want);
+    gst_caps_unref(want);
+    return ok;
+}
+
+/* A demuxer's pad: the first H.264/H.265 one goes to the video appsink (through a parser only
+ * when its caps are not already avc/hvc1 access units: a parser would add SPS/PPS to the first
+ * frame and the frames would no longer be the file's); the first AAC (raw) / G.711 one to the
+ * audio appsink, made here; the others to a fakesink. */
 static void on_pad_added(GstElement *demux, GstPad *pad, gpointer user)
 {
     struct source *src = user;
@@ -285,7 +218,7 @@ static void on_pad_added(GstElement *demux, GstPad *pad, gpointer user)
     const gchar *name;
     GstElement *parse = NULL, *sink;
     GstPad *sinkpad;
-    bool video;
+    bool video, audio;
 
     (void)demux;
     if (caps == NULL) {
@@ -293,24 +226,40 @@ static void on_pad_added(GstElement *demux, GstPad *pad, gpointer user)
     }
     name = gst_structure_get_name(gst_caps_get_structure(caps, 0));
     video = g_str_equal(name, "video/x-h264") || g_str_equal(name, "video/x-h265");
-    if (!src->linked && video) {
-        src->linked = true;
-        src->codec =
+    audio = g_str_has_prefix(name, "audio/");
+    if (!src->v.linked && video) {
+        src->v.linked = true;
+        src->v.codec =
             g_str_equal(name, "video/x-h264") ? CS_MKV_CODEC_ID_H264 : CS_MKV_CODEC_ID_H265;
-        g_object_get(src->appsink, "caps", &want, NULL);
+        g_object_get(src->v.sink, "caps", &want, NULL);
         if (!gst_caps_can_intersect(caps, want)) {
             parse = gst_element_factory_make(
-                src->codec == CS_MKV_CODEC_ID_H264 ? "h264parse" : "h265parse", NULL);
+                src->v.codec == CS_MKV_CODEC_ID_H264 ? "h264parse" : "h265parse", NULL);
         }
         gst_caps_unref(want);
         if (parse != NULL) {
             gst_bin_add(GST_BIN(src->pipeline), parse);
-            gst_element_link(parse, src->appsink);
+            gst_element_link(parse, src->v.sink);
             gst_element_sync_state_with_parent(parse);
             sinkpad = gst_element_get_static_pad(parse, "sink");
         } else {
-            sinkpad = gst_element_get_static_pad(src->appsink, "sink");
+            sinkpad = gst_element_get_static_pad(src->v.sink, "sink");
         }
+    } else if (!src->a.linked && audio && !src->no_audio && audio_taken(caps) &&
+               (sink = gst_element_factory_make("appsink", NULL)) != NULL) {
+        /* async=false: a sink added while the pipeline runs must not hold up its state */
+        want = gst_caps_from_string(AUDIO_CAPS);
+        g_object_set(sink, "caps", want, "sync", FALSE, "async", FALSE, "max-buffers", 256u, "drop",
+                     FALSE, NULL);
+        gst_caps_unref(want);
+        src->a.sink = gst_object_ref(sink);
+        src->a.linked = true;
+        src->a.codec = g_str_equal(name, "audio/mpeg")     ? CS_MKV_CODEC_ID_AAC
+                       : g_str_equal(name, "audio/x-alaw") ? CS_MKV_CODEC_ID_ALAW
+                                                           : CS_MKV_CODEC_ID_MULAW;
+        gst_bin_add(GST_BIN(src->pipeline), sink);
+        gst_element_sync_state_with_parent(sink);
+        sinkpad = gst_element_get_static_pad(sink, "sink");
     } else {
         /* Not streamed: a fakesink keeps the demuxer from stopping on a not-linked pad. */
         fprintf(stderr, "camstream put: note: track %s (%s) is not streamed\n", GST_PAD_NAME(pad),
@@ -362,20 +311,21 @@ static int gst_open(struct source *src, const struct opts *o)
     GstCaps *caps;
 
     src->gst = true;
+    src->no_audio = o->no_audio;
     src->pipeline = gst_pipeline_new("put");
     filesrc = gst_element_factory_make("filesrc", NULL);
     typefind = gst_element_factory_make("typefind", NULL);
-    src->appsink = gst_element_factory_make("appsink", NULL);
-    if (filesrc == NULL || typefind == NULL || src->appsink == NULL) {
+    src->v.sink = gst_element_factory_make("appsink", NULL);
+    if (filesrc == NULL || typefind == NULL || src->v.sink == NULL) {
         if (filesrc != NULL) {
             gst_object_unref(filesrc);
         }
         if (typefind != NULL) {
             gst_object_unref(typefind);
         }
-        if (src->appsink != NULL) {
-            gst_object_unref(src->appsink);
-            src->appsink = NULL;
+        if (src->v.sink != NULL) {
+            gst_object_unref(src->v.sink);
+            src->v.sink = NULL;
         }
         return put_fail("GStreamer's filesrc, typefind or appsink is missing (install "
                         "gstreamer1.0-plugins-base)");
@@ -384,9 +334,9 @@ static int gst_open(struct source *src, const struct opts *o)
     caps = gst_caps_from_string("video/x-h264, stream-format=avc, alignment=au; "
                                 "video/x-h265, stream-format=hvc1, alignment=au");
     /* max-buffers: the demuxer waits for us instead of reading the file into memory */
-    g_object_set(src->appsink, "caps", caps, "sync", FALSE, "max-buffers", 8u, "drop", FALSE, NULL);
+    g_object_set(src->v.sink, "caps", caps, "sync", FALSE, "max-buffers", 64u, "drop", FALSE, NULL);
     gst_caps_unref(caps);
-    gst_bin_add_many(GST_BIN(src->pipeline), filesrc, typefind, src->appsink, NULL);
+    gst_bin_add_many(GST_BIN(src->pipeline), filesrc, typefind, src->v.sink, NULL);
     gst_element_link(filesrc, typefind);
     g_signal_connect(typefind, "have-type", G_CALLBACK(on_have_type), src);
     /* A failure is also posted on the bus, where gst_next() reads it. */
@@ -426,25 +376,27 @@ static int gst_bus_check(struct source *src, const struct opts *o, bool *eos)
     return rc;
 }
 
-static void gst_release(struct source *src)
+static void gst_release(struct gtrack *t)
 {
-    if (src->mapped) {
-        gst_buffer_unmap(gst_sample_get_buffer(src->sample), &src->info);
-        src->mapped = false;
+    if (t->mapped) {
+        gst_buffer_unmap(gst_sample_get_buffer(t->sample), &t->info);
+        t->mapped = false;
     }
-    if (src->sample != NULL) {
-        gst_sample_unref(src->sample);
-        src->sample = NULL;
+    if (t->sample != NULL) {
+        gst_sample_unref(t->sample);
+        t->sample = NULL;
     }
 }
 
-static int gst_next(struct source *src, const struct opts *o, struct frame *f, bool *end,
-                    volatile sig_atomic_t *stop)
+/* The next frame of track t (the previous one of t is released); *end at its end. */
+static int gst_next(struct source *src, struct gtrack *t, const struct opts *o, struct frame *f,
+                    bool *end, volatile sig_atomic_t *stop)
 {
     GstBuffer *buf;
     GstClockTime pts, dts;
+    bool video = t == &src->v;
 
-    gst_release(src);
+    gst_release(t);
     for (;;) {
         bool eos = false;
         if (gst_bus_check(src, o, &eos) != 0) {
@@ -454,53 +406,63 @@ static int gst_next(struct source *src, const struct opts *o, struct frame *f, b
             *end = true;
             return 0;
         }
-        src->sample = gst_app_sink_try_pull_sample(GST_APP_SINK(src->appsink), 100 * GST_MSECOND);
-        if (src->sample != NULL) {
+        t->sample = gst_app_sink_try_pull_sample(GST_APP_SINK(t->sink), 100 * GST_MSECOND);
+        if (t->sample != NULL) {
             break;
         }
-        if (gst_app_sink_is_eos(GST_APP_SINK(src->appsink)) || (eos && !src->linked)) {
-            if (!src->linked) {
+        if (gst_app_sink_is_eos(GST_APP_SINK(t->sink)) || (eos && !t->linked)) {
+            if (!t->linked) {
                 return put_fail("%s has no H.264 or H.265 video track", o->file);
             }
             *end = true;
             return 0;
         }
     }
-    buf = gst_sample_get_buffer(src->sample);
-    if (src->cp == NULL) {
-        GstCaps *caps = gst_sample_get_caps(src->sample);
+    buf = gst_sample_get_buffer(t->sample);
+    if (t->cp == NULL && (video || t->codec == CS_MKV_CODEC_ID_AAC || t->rate == 0)) {
+        GstCaps *caps = gst_sample_get_caps(t->sample);
         const GstStructure *st = caps != NULL ? gst_caps_get_structure(caps, 0) : NULL;
         const GValue *cd = st != NULL ? gst_structure_get_value(st, "codec_data") : NULL;
-        gint w = 0, h = 0;
-        if (cd == NULL || !GST_VALUE_HOLDS_BUFFER(cd)) {
-            return put_fail("%s: the video track has no codec configuration (avcC/hvcC)", o->file);
+        gint w = 0, h = 0, rate = 0, ch = 0;
+        if ((video || t->codec == CS_MKV_CODEC_ID_AAC) &&
+            (cd == NULL || !GST_VALUE_HOLDS_BUFFER(cd))) {
+            return put_fail("%s: the %s track has no codec configuration (%s)", o->file,
+                            video ? "video" : "audio", video ? "avcC/hvcC" : "AAC config");
         }
-        src->cp = gst_buffer_ref(gst_value_get_buffer(cd));
-        gst_structure_get_int(st, "width", &w);
-        gst_structure_get_int(st, "height", &h);
-        src->width = (guint)MAX(w, 0);
-        src->height = (guint)MAX(h, 0);
+        if (cd != NULL && GST_VALUE_HOLDS_BUFFER(cd)) {
+            t->cp = gst_buffer_ref(gst_value_get_buffer(cd));
+        }
+        if (st != NULL) {
+            gst_structure_get_int(st, "width", &w);
+            gst_structure_get_int(st, "height", &h);
+            gst_structure_get_int(st, "rate", &rate);
+            gst_structure_get_int(st, "channels", &ch);
+        }
+        t->width = (guint)MAX(w, 0);
+        t->height = (guint)MAX(h, 0);
+        t->rate = (guint)MAX(rate, 0);
+        t->channels = (guint)MAX(ch, 0);
     }
-    if (!gst_buffer_map(buf, &src->info, GST_MAP_READ)) {
+    if (!gst_buffer_map(buf, &t->info, GST_MAP_READ)) {
         return put_fail("cannot map a GStreamer buffer");
     }
-    src->mapped = true;
+    t->mapped = true;
     pts = GST_BUFFER_PTS(buf);
     dts = GST_BUFFER_DTS(buf);
     if (!GST_CLOCK_TIME_IS_VALID(pts)) {
         pts = dts;
     }
-    if (!GST_CLOCK_TIME_IS_VALID(dts)) {
+    if (!GST_CLOCK_TIME_IS_VALID(dts) || !video) {
         dts = pts;
     }
     if (!GST_CLOCK_TIME_IS_VALID(pts)) {
         return put_fail("%s: a frame without a timestamp", o->file);
     }
-    f->data = src->info.data;
-    f->size = src->info.size;
+    f->data = t->info.data;
+    f->size = t->info.size;
     f->pts_ns = pts;
     f->dts_ns = dts;
-    f->key = !GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT);
+    f->key = video && !GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT);
     *end = false;
     return 0;
 }
@@ -514,15 +476,59 @@ static void source_close(struct source *src)
     }
 #ifdef CS_PUT_GSTREAMER
     if (src->pipeline != NULL) {
-        gst_release(src);
+        gst_release(&src->v);
+        gst_release(&src->a);
         gst_element_set_state(src->pipeline, GST_STATE_NULL);
         gst_object_unref(src->pipeline);
         src->pipeline = NULL;
     }
-    if (src->cp != NULL) {
-        gst_buffer_unref(src->cp);
-        src->cp = NULL;
+    for (int i = 0; i < 2; i++) {
+        struct gtrack *t = i == 0 ? &src->v : &src->a;
+        if (t->cp != NULL) {
+            gst_buffer_unref(t->cp);
+            t->cp = NULL;
+        }
+        if (i == 1 && t->sink != NULL) {
+            gst_object_unref(t->sink); /* our reference from on_pad_added */
+            t->sink = NULL;
+        }
     }
+#endif
+}
+
+/* The next frame of the video (or audio) track, from the raw file or the container. */
+static int next_frame(struct source *src, bool video, const struct opts *o, struct frame *f,
+                      bool *end, volatile sig_atomic_t *stop)
+{
+    if (!src->gst) {
+        (void)stop;
+        if (!video) {
+            *end = true;
+            return 0;
+        }
+        return raw_next(src, o, f, end);
+    }
+#ifdef CS_PUT_GSTREAMER
+    {
+        int r = gst_next(src, video ? &src->v : &src->a, o, f, end, stop);
+        if (r == 0 && video) {
+            src->codec = src->v.codec;
+        }
+        return r;
+    }
+#else
+    *end = true;
+    return 0;
+#endif
+}
+
+static bool has_audio(const struct source *src)
+{
+#ifdef CS_PUT_GSTREAMER
+    return src->a.linked;
+#else
+    (void)src;
+    return false;
 #endif
 }
 
@@ -616,6 +622,10 @@ static int parse_args(struct opts *o, int argc, char **argv)
         }
         if (strcmp(a, "--fast") == 0) {
             o->fast = true;
+            continue;
+        }
+        if (strcmp(a, "--no-audio") == 0) {
+            o->no_audio = true;
             continue;
         }
         if (strcmp(a, "--create") == 0) {
@@ -712,19 +722,21 @@ int cli_put(const char *endpoint, const char *region, int argc, char **argv,
     uint8_t head[64];
     ssize_t head_len;
     int fd = -1, rc;
-    bool tty = isatty(2) != 0, end = false, have_origin = false, lock = false;
+    bool tty = isatty(2) != 0, have_origin = false, lock = false;
     uint64_t origin = 0, first_dts = 0, base_ns, frames = 0, refused = 0, pre_key = 0, dropped;
     bool fatal_end;
     double t0, last_progress = 0;
     cs_status st;
-    struct frame f0;
+    struct frame fv, fa;
+    bool have_v = false, have_a = false, v_end = false, a_end = true;
 #ifdef CS_PUT_GSTREAMER
-    GstMapInfo cpmap;
-    bool cpmapped = false;
+    GstMapInfo cpmap, acpmap;
+    bool cpmapped = false, acpmapped = false;
 #endif
 
     memset(&o, 0, sizeof(o));
-    memset(&f0, 0, sizeof(f0));
+    memset(&fv, 0, sizeof(fv));
+    memset(&fa, 0, sizeof(fa));
     memset(&src, 0, sizeof(src));
     memset(&sh, 0, sizeof(sh));
     o.endpoint = endpoint;
@@ -751,7 +763,7 @@ int cli_put(const char *endpoint, const char *region, int argc, char **argv,
         goto out;
     }
     head_len = pread(fd, head, sizeof(head), 0);
-    if (head_len > 0 && looks_annexb(head, (size_t)head_len)) {
+    if (head_len > 0 && cli_au_looks_annexb(head, (size_t)head_len)) {
         if (raw_open(&src, &o, fd, (size_t)stt.st_size) != 0) {
             rc = 1;
             goto out;
@@ -771,20 +783,24 @@ int cli_put(const char *endpoint, const char *region, int argc, char **argv,
 #endif
     }
 
-    /* The first frame: the codec configuration (containers), and a file that is not media fails
-     * here, before anything is sent. */
-#ifdef CS_PUT_GSTREAMER
-    if (src.gst && gst_next(&src, &o, &f0, &end, stop) != 0) {
+    /* The first frame of each track: the codec configuration (containers), and a file that is
+     * not media fails here, before anything is sent. */
+    if (next_frame(&src, true, &o, &fv, &v_end, stop) != 0 ||
+        (src.gst && has_audio(&src) && next_frame(&src, false, &o, &fa, &a_end, stop) != 0)) {
         rc = 1;
         goto out;
     }
-#endif
-
+    have_v = !v_end;
+    have_a = !a_end;
     if (cs_mutex_init(&sh.lock) != CS_OK) {
         rc = put_fail("out of memory");
         goto out;
     }
     lock = true;
+    if (!have_v) {
+        rc = *stop ? put_fail("interrupted") : put_fail("%s has no frames", o.file);
+        goto out;
+    }
     cs_producer_config_init(&pc);
     pc.endpoint = o.endpoint;
     pc.region = o.region;
@@ -792,10 +808,6 @@ int cli_put(const char *endpoint, const char *region, int argc, char **argv,
     pc.secret_key = o.secret_key;
     pc.credentials_file = o.credentials_file;
     pc.profile = o.profile;
-    if (src.gst && end) {
-        rc = *stop ? put_fail("interrupted") : put_fail("%s has no frames", o.file);
-        goto out;
-    }
     st = cs_producer_create(&pc, &p);
     if (st != CS_OK) {
         rc = put_fail("cannot start the producer for %s: %s%s", o.endpoint, cs_status_str(st),
@@ -811,16 +823,34 @@ int cli_put(const char *endpoint, const char *region, int argc, char **argv,
     sc.media_type = src.codec == CS_MKV_CODEC_ID_H265 ? "video/h265" : "video/h264";
     sc.tracks[0].codec = src.codec;
     sc.tracks[0].name = "video";
+    sc.track_count = 1;
 #ifdef CS_PUT_GSTREAMER
-    if (src.cp != NULL && gst_buffer_map(src.cp, &cpmap, GST_MAP_READ)) {
+    if (src.v.cp != NULL && gst_buffer_map(src.v.cp, &cpmap, GST_MAP_READ)) {
         cpmapped = true;
         sc.tracks[0].codec_private = cpmap.data;
         sc.tracks[0].codec_private_len = cpmap.size;
-        sc.tracks[0].width = src.width;
-        sc.tracks[0].height = src.height;
+        sc.tracks[0].width = src.v.width;
+        sc.tracks[0].height = src.v.height;
+    }
+    if (have_a) {
+        cs_track_config *t = &sc.tracks[1];
+        t->codec = src.a.codec;
+        t->name = "audio";
+        t->sampling_rate = src.a.rate;
+        t->channels = src.a.channels;
+        if (src.a.cp != NULL && gst_buffer_map(src.a.cp, &acpmap, GST_MAP_READ)) {
+            acpmapped = true;
+            t->codec_private = acpmap.data;
+            t->codec_private_len = acpmap.size;
+        }
+        sc.track_count = 2;
+        sc.media_type = src.codec == CS_MKV_CODEC_ID_H265
+                            ? (src.a.codec == CS_MKV_CODEC_ID_AAC ? "video/h265,audio/aac"
+                                                                  : "video/h265,audio/g711")
+                            : (src.a.codec == CS_MKV_CODEC_ID_AAC ? "video/h264,audio/aac"
+                                                                  : "video/h264,audio/g711");
     }
 #endif
-    sc.track_count = 1;
     sc.store_bytes = (size_t)o.store_mib << 20;
     sc.full_policy = CS_FULL_WAIT; /* a file can wait for the server: nothing is evicted */
     sc.full_wait_ms = SLICE_MS;
@@ -830,7 +860,10 @@ int cli_put(const char *endpoint, const char *region, int argc, char **argv,
     st = cs_stream_create(p, &sc, &s);
 #ifdef CS_PUT_GSTREAMER
     if (cpmapped) {
-        gst_buffer_unmap(src.cp, &cpmap); /* cs_stream_create copied it */
+        gst_buffer_unmap(src.v.cp, &cpmap); /* cs_stream_create copied it */
+    }
+    if (acpmapped) {
+        gst_buffer_unmap(src.a.cp, &acpmap);
     }
 #endif
     if (st != CS_OK) {
@@ -841,37 +874,35 @@ int cli_put(const char *endpoint, const char *region, int argc, char **argv,
         goto out;
     }
 
+    /* Both tracks in timestamp order (video by DTS; the video first on a tie). */
     base_ns = (o.start_ms != 0 ? o.start_ms : wall_ms()) * 1000000u;
     t0 = mono_s();
-    for (bool first = true;; first = false) {
+    for (;;) {
         struct frame f;
         cs_frame cf = CS_FRAME_INIT;
-        bool fatal;
+        bool fatal, video;
         if (*stop) {
             break;
         }
-        if (!first || !src.gst) {
-            int r = 0;
-#ifdef CS_PUT_GSTREAMER
-            if (src.gst) {
-                r = gst_next(&src, &o, &f, &end, stop);
-            }
-#endif
-            if (!src.gst) {
-                r = raw_next(&src, &o, &f, &end);
-            }
-            if (r != 0) {
-                rc = 1;
-                goto out;
-            }
-            if (end) {
-                break;
-            }
+        if ((!have_v && !v_end && next_frame(&src, true, &o, &fv, &v_end, stop) != 0) ||
+            (!have_a && !a_end && next_frame(&src, false, &o, &fa, &a_end, stop) != 0)) {
+            rc = 1;
+            goto out;
+        }
+        have_v = have_v || !v_end;
+        have_a = have_a || !a_end;
+        if (*stop || (!have_v && !have_a)) {
+            break;
+        }
+        video = have_v && (!have_a || fv.dts_ns <= fa.pts_ns);
+        f = video ? fv : fa; /* its bytes stay mapped until that track's next frame is read */
+        if (video) {
+            have_v = false;
         } else {
-            f = f0; /* read before the stream was made; still mapped */
+            have_a = false;
         }
         frames++;
-        if (!have_origin && !f.key) {
+        if (!have_origin && (!video || !f.key)) {
             /* A fragment starts with a key frame (KVS skips what comes before one too). */
             pre_key++;
             continue;
@@ -893,11 +924,12 @@ int cli_put(const char *endpoint, const char *region, int argc, char **argv,
         }
         cf.data = f.data;
         cf.size = f.size;
-        /* base_ns - (origin - first_dts) >= 0 was checked; no frame is before the first DTS */
+        /* base_ns - (origin - first_dts) >= 0 was checked; nothing goes before the first DTS */
         cf.pts_ns = base_ns - origin + (f.pts_ns < first_dts ? first_dts : f.pts_ns);
         cf.dts_ns = base_ns - origin + (f.dts_ns < first_dts ? first_dts : f.dts_ns);
         cf.flags = f.key ? CS_FRAME_KEY : 0;
-        cf.format = src.gst ? CS_FRAME_AVCC : CS_FRAME_ANNEXB;
+        cf.track = video ? 1u : 2u;
+        cf.format = !video ? CS_FRAME_RAW : src.gst ? CS_FRAME_AVCC : CS_FRAME_ANNEXB;
         do {
             st = cs_stream_put_frame(s, &cf);
             cs_mutex_lock(&sh.lock);
@@ -915,6 +947,7 @@ int cli_put(const char *endpoint, const char *region, int argc, char **argv,
                         (unsigned long long)frames, cs_status_str(st),
                         st == CS_E_STATE       ? " (before the first key frame with SPS/PPS)"
                         : st == CS_E_MALFORMED ? " (not valid H.264/H.265)"
+                        : st == CS_E_INVAL     ? " (its timestamp goes back on its track)"
                                                : "");
             }
         }

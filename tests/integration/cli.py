@@ -31,13 +31,16 @@ def run(cli, url, *args, timeout=120):
     return p.returncode, p.stdout, p.stderr
 
 
-def probe(path):
-    """ffprobe's packets with their bytes: [(pts seconds or None, key, data)]."""
+def probe(path, stream=None):
+    """ffprobe's packets with their bytes: [(pts seconds or None, key, data)], of one stream
+    (index) or all."""
     p = subprocess.run([e2e.FFPROBE, "-v", "error", "-show_packets", "-show_data", "-show_entries",
-                        "packet=pts_time,flags,data", "-of", "json", path],
+                        "packet=stream_index,pts_time,flags,data", "-of", "json", path],
                        capture_output=True, text=True)
     out = []
     for x in json.loads(p.stdout or "{}").get("packets", []):
+        if stream is not None and x.get("stream_index") != stream:
+            continue
         hexs = "".join(ln.split(":", 1)[1][:40].replace(" ", "")
                        for ln in x.get("data", "").splitlines() if ":" in ln)
         pts = x.get("pts_time")
@@ -139,6 +142,54 @@ def put_checks(cli, url, tmp):
         e2e.check(len(got) == len(src) and all(
             abs((g[0] - start_ms / 1000.0) - s_[0]) <= 0.0015 for g, s_ in zip(got, src)),
             "put %s: every frame at --start-time + its time in the file (1 ms)" % ext)
+
+    # Video + AAC audio in MP4 and Matroska: both tracks, each frame the file's, in time.
+    aac = next((e for e in ("voaacenc", "avenc_aac", "fdkaacenc") if subprocess.run(
+        ["gst-inspect-1.0", e], capture_output=True).returncode == 0), None)
+    if aac is None or not has_gst:
+        e2e.note("no AAC encoder or no GStreamer in camstream: put with audio not tested")
+    cases = [("mp4mux", "aac"), ("matroskamux", "aac")] if aac and has_gst else []
+    if has_gst and subprocess.run(["gst-inspect-1.0", "alawenc"],
+                                  capture_output=True).returncode == 0:
+        cases.append(("matroskamux", "alaw"))
+    for mux, codec in cases:
+        path = os.path.join(tmp, "av-%s.%s" % (codec, "mp4" if mux == "mp4mux" else "mkv"))
+        audio = ("num-buffers=130 samplesperbuffer=1024 ! audio/x-raw,rate=44100,channels=1 ! "
+                 "%s ! aacparse" % aac if codec == "aac" else
+                 "num-buffers=60 samplesperbuffer=400 ! audio/x-raw,rate=8000,channels=1 ! "
+                 "alawenc")
+        line = ("%s name=m ! filesink location=%s %s ! h264parse ! m. audiotestsrc %s ! m."
+                % (mux, path, enc, audio))
+        g = subprocess.run([e2e.GST, "-q"] + line.split(" "), capture_output=True, text=True)
+        if not e2e.check(g.returncode == 0, "GStreamer made %s %s" % (path, g.stderr[-200:])):
+            continue
+        stream = "put-av-%s-%s" % (mux, codec)
+        rc, out, err = run(cli, url, "put", path, "--stream", stream, "--create", "--fast",
+                           "--start-time", str(start_ms))
+        src_v, src_a = probe(path, 0), probe(path, 1)
+        n = len(src_v) + len(src_a)
+        e2e.check(rc == 0 and ("-> %s: %d frames" % (stream, n)) in err,
+                  "put %s (H.264 + %s): exit 0, %d frames (%s)"
+                  % (os.path.basename(path), codec, n, err.strip().splitlines()[-1:]))
+        mkv = os.path.join(tmp, stream + "-out.mkv")
+        rc, out, err = run(cli, url, "get-media", stream, "--start", "earliest", "--no-follow",
+                           "-o", mkv)
+        got_v, got_a = (probe(mkv, 0), probe(mkv, 1)) if rc == 0 else ([], [])
+        e2e.check(len(src_a) >= 60 and frames_view(got_v) == frames_view(src_v) and
+                  frames_view(got_a) == frames_view(src_a),
+                  "put %s: get-media gives back both tracks, %d video and %d %s frames, "
+                  "each the file's (SHA-256)"
+                  % (os.path.basename(path), len(got_v), len(got_a), codec))
+        e2e.check(len(got_a) == len(src_a) and all(
+            abs((g[0] - start_ms / 1000.0) - s_[0]) <= 0.0015 for g, s_ in zip(got_a, src_a)),
+            "put %s: every audio frame at --start-time + its time in the file (1 ms)"
+            % os.path.basename(path))
+        if mux == "mp4mux" and codec == "aac":
+            rc, out, err = run(cli, url, "put", path, "--stream", stream + "-v", "--create",
+                               "--fast", "--no-audio")
+            e2e.check(rc == 0 and ("-> %s-v: %d frames" % (stream, len(src_v))) in err and
+                      "is not streamed" in err,
+                      "put --no-audio: the video only, and says the audio track is not streamed")
 
     # Errors: each says what is wrong, exit 1.
     rc, out, err = run(cli, url, "put", "/nonexistent/clip.mp4", "--stream", "put-mp4")

@@ -1315,6 +1315,16 @@ static void on_request(cs_http_stream *s, void *user)
         snprintf(r->op, sizeof(r->op), "%s", target); /* run_op: op_lease */
     }
     r->cbor = ctype != NULL && strstr(ctype, "cbor") != NULL;
+    {
+        /* The body's buffer at its announced size (a 500-record PutRecords is ~90 KB): no
+         * realloc copies as it arrives. Bounded; a wrong length only costs a realloc. */
+        const char *cl = cs_http_stream_header(s, "content-length");
+        unsigned long long n = cl != NULL ? strtoull(cl, NULL, 10) : 0;
+        if (n > 0 && n <= 8ull * 1024 * 1024) {
+            r->body = malloc((size_t)n);
+            r->cap = r->body != NULL ? (size_t)n : 0;
+        }
+    }
     cs_http_stream_set_data(s, r);
 }
 

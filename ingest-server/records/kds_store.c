@@ -511,15 +511,34 @@ struct read_ctx {
     void *ctx;
     uint64_t last_ms;
     size_t n;
+    char seq[CSI_KDS_SEQ_LEN + 1]; /* the last record's sequence number, when n > 0 */
+    uint64_t seq_offset;
 };
+
+/* The sequence number of the record at `offset`: the previous one + 1 when it follows it (only
+ * the offset digits change, as in csi_kds_store_put), else formatted. */
+static void next_seq(struct read_ctx *c, uint64_t offset)
+{
+    if (c->n > 0 && offset == c->seq_offset + 1) {
+        for (size_t d = 40; d >= 21; d--) { /* the 20 offset digits (kds.c) */
+            if (c->seq[d] != '9') {
+                c->seq[d]++;
+                break;
+            }
+            c->seq[d] = '0';
+        }
+    } else {
+        csi_kds_seq_format(c->r->created_ms, c->shard, offset, c->seq);
+    }
+    c->seq_offset = offset;
+}
 
 static bool on_entry(void *ctx, const csi_reclog_entry *e)
 {
     struct read_ctx *c = ctx;
-    char seq[CSI_KDS_SEQ_LEN + 1];
     csi_kds_record rec;
-    csi_kds_seq_format(c->r->created_ms, c->shard, e->offset, seq);
-    rec.seq = seq;
+    next_seq(c, e->offset);
+    rec.seq = c->seq;
     rec.arrival_ms = e->arrival_ms;
     rec.partition_key = e->key;
     rec.key_len = e->key_len;

@@ -3,7 +3,7 @@
 # usage: tests/bench/test-bench-report.sh SOURCE_DIR TMP_DIR
 # The report generator of `make bench` (scripts/bench-report) on a canned results file
 # (tests/bench/data/report-sample.jsonl, every kind of record, a line that is not JSON, a figure
-# with no value, a failed bench, a sweep point whose ceiling broke): the Markdown it writes, its
+# with no value, a figure measured twice, a failed bench, a sweep point whose ceiling broke): the Markdown it writes, its
 # verdicts and spreads, the plots when gnuplot is installed, `--help`, `machine`, and its exit
 # statuses. Runs no bench. Exit 77 when python3 is missing.
 set -u
@@ -70,7 +70,7 @@ if grep -q 'wrote .*: 7 PASS, 2 MISS' "$tmp/stdout"; then
 else
     bad "report: summary line ($(cat "$tmp/stdout"))"
 fi
-if grep -q 'report-sample.jsonl:24: skipped, not JSON' "$tmp/stderr"; then
+if grep -q 'report-sample.jsonl:25: skipped, not JSON' "$tmp/stderr"; then
     ok "report: bad line named"
 else
     bad "report: bad line named"
@@ -100,6 +100,9 @@ has '| 200 | 50 | 8 ms | 35 ms | 48 | 6 ms | 30 ms | 48.5 | PASS |' "sweep row"
 has '| 1000 | 250 | 20 ms | 70 ms | 230 | n/a | n/a | n/a | **MISS** (10 unacked, 0 failed) |' \
     "sweep row: server over target, ceiling broken"
 has '[bench-output.txt](benchmarks/bench-output.txt)' "link to the log, relative"
+# a figure measured twice in the run: the later value, once, with the other in its note
+has '| MKV reader, payloads skipped, 64 KiB chunks<br><sub>also measured earlier in this run: 40,000 Ir/MB</sub> | 41,234 Ir/MB |' \
+    "figure measured twice"
 # sections in SECTIONS order
 order=$(grep '^## ' "$tmp/out/benchmarks.md" | tr '\n' '/')
 case "$order" in

@@ -145,10 +145,14 @@ class Producer:
         self.r = Reader(self.s)
 
     def send(self, data):
+        # The ack reader shares this socket and shortens its timeout; a send may wait while the
+        # server holds the body back (fragments waiting for their persist job).
+        self.s.settimeout(WAIT)
         if data:
             self.s.sendall(b"%x\r\n" % len(data) + data + b"\r\n")
 
     def end(self):
+        self.s.settimeout(WAIT)
         self.s.sendall(b"0\r\n\r\n")
 
     def acks(self):

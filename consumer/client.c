@@ -55,9 +55,15 @@ struct cs_consumer {
     char open_number[CS_GM_NUMBER_MAX + 1];   /* fragment delivered in part ("" if none) */
     uint32_t open_frames;                     /* frames of it delivered */
     bool skipping;                            /* inside a fragment already delivered */
-    bool resuming;                            /* inside the open fragment, re-sent */
-    size_t list_done;                         /* fragment list: fragments delivered whole */
-    uint32_t failures;                        /* reconnects in a row without progress */
+    /* Producer timestamps: a fragment a live consumer got but the server lost (a crash before it
+     * was persisted) comes back re-sent under a new number; these recognise it. */
+    uint64_t last_complete_pts; /* of the last fragment delivered whole */
+    bool have_last_pts;
+    uint64_t open_pts; /* of the open fragment */
+    bool have_open_pts;
+    bool resuming;     /* inside the open fragment, re-sent */
+    size_t list_done;  /* fragment list: fragments delivered whole */
+    uint32_t failures; /* reconnects in a row without progress */
     bool ended;
     cs_consumer_stats stats;
 };
@@ -92,6 +98,21 @@ const char *cs_consumer_error(const cs_consumer *c)
 void cs_consumer_get_stats(const cs_consumer *c, cs_consumer_stats *s)
 {
     *s = c->stats;
+}
+
+/* n - 1 for a decimal string of digits ("0" stays "0"; leading zeros kept, the width too). */
+static void num_decrement(char *n)
+{
+    size_t i = strlen(n);
+    while (i > 0) {
+        i--;
+        if (n[i] > '0') {
+            n[i]--;
+            return;
+        }
+        n[i] = '9'; /* borrow */
+    }
+    memset(n, '0', strlen(n)); /* it was 0 */
 }
 
 /* Fragment numbers are decimal strings: compare as numbers. */
@@ -469,9 +490,14 @@ static cs_status media_body(cs_consumer *c, char *path, size_t path_cap)
                  "{\"StartSelectorType\":\"CONTINUATION_TOKEN\",\"ContinuationToken\":\"%s\"}",
                  c->last_token);
     } else if (c->open_number[0]) {
+        /* After the number just below the open fragment's: the server resumes at that fragment,
+         * or, when it was never stored (seen live, then lost), at the first one above. */
+        char below[CS_GM_NUMBER_MAX + 1];
+        copy_in(below, sizeof(below), c->open_number);
+        num_decrement(below);
         snprintf(sel, sizeof(sel),
-                 "{\"StartSelectorType\":\"FRAGMENT_NUMBER\",\"AfterFragmentNumber\":\"%s\"}",
-                 c->open_number);
+                 "{\"StartSelectorType\":\"CONTINUATION_TOKEN\",\"ContinuationToken\":\"%s\"}",
+                 below);
     } else {
         const cs_start_selector *s = &c->cfg.start;
         switch (s->type) {
@@ -642,15 +668,21 @@ static bool deliver(cs_consumer *c, const cs_gm_event *ev)
     case CS_GM_EV_FRAGMENT_START:
         c->skipping = false;
         c->resuming = false;
-        if (f->number[0] && c->last_complete[0] && numcmp(f->number, c->last_complete) <= 0) {
-            c->skipping = true; /* delivered whole before the reconnect */
+        if ((f->number[0] && c->last_complete[0] && numcmp(f->number, c->last_complete) <= 0) ||
+            (f->has_producer_ms && c->have_last_pts && f->producer_ms <= c->last_complete_pts)) {
+            c->skipping = true; /* delivered whole before the reconnect (maybe re-sent) */
             return false;
         }
-        if (f->number[0] && c->open_number[0] && strcmp(f->number, c->open_number) == 0) {
+        if (c->open_number[0] &&
+            ((f->number[0] && strcmp(f->number, c->open_number) == 0) ||
+             (f->has_producer_ms && c->have_open_pts && f->producer_ms == c->open_pts))) {
+            copy_in(c->open_number, sizeof(c->open_number), f->number);
             c->resuming = true; /* delivered in part: its start was already reported */
             return false;
         }
         copy_in(c->open_number, sizeof(c->open_number), f->number);
+        c->open_pts = f->producer_ms;
+        c->have_open_pts = f->has_producer_ms;
         c->open_frames = 0;
         c->stats.fragments++;
         return true;
@@ -672,6 +704,10 @@ static bool deliver(cs_consumer *c, const cs_gm_event *ev)
             return false; /* cut: resume it after reconnecting */
         }
         copy_in(c->last_complete, sizeof(c->last_complete), f->number);
+        if (f->has_producer_ms) {
+            c->last_complete_pts = f->producer_ms;
+            c->have_last_pts = true;
+        }
         copy_in(c->last_token, sizeof(c->last_token),
                 f->continuation_token[0] ? f->continuation_token : f->number);
         c->open_number[0] = '\0';

@@ -272,6 +272,19 @@ def main():
             frames = [fr for s in segs for fr in s["frames"]]
             check(frames == up.reader_frames(range(n)),
                   "%s: %d frames identical to the upload's" % (name, len(frames)))
+        # A continuation token the index does not hold (a fragment a live consumer got, then
+        # lost in a crash before it was persisted): the server resumes at the first fragment
+        # above it instead of refusing it. N-1 of the second fragment's number is such a token.
+        below = str(int(numbers[1]) - 1).rjust(47, "0")
+        res = get_media(url, "live", {"StartSelectorType": "CONTINUATION_TOKEN",
+                                      "ContinuationToken": below})
+        res.wait_for(lambda r: r.body.count(b"AWS_KINESISVIDEO_CONTINUATION_TOKEN") >= n - 1, "n-1")
+        ok, segs = segments_of(dump, tmp, "below.mkv", res.body)
+        got = [sg["tags"].get("AWS_KINESISVIDEO_FRAGMENT_NUMBER") for sg in segs]
+        check(res.head is not None and res.head.startswith(b"HTTP/1.1 200") and got == numbers[1:],
+              "a token not in the index (%s...) resumes at the first fragment above it (%d of %d)"
+              % (below[:24], len(got), n - 1))
+        res.s.close()
         check("live consumer behind" in srv.log_text(),
               "the slow consumer fell behind the live edge and read from the store (server log)")
         for c in fast + [slow]:

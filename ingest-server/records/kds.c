@@ -6,6 +6,7 @@
 #include "kds.h"
 
 #include <stdio.h>
+#include <pthread.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -314,9 +315,32 @@ size_t csi_kds_base64_len(size_t n)
     return (n + 2) / 3 * 4;
 }
 
+/* Two base64 characters per 12 bits: half the table lookups of the plain loop (GetRecords spends
+ * a fifth of its time encoding). Filled once; plain C, any endianness. */
+static char b64_pairs[4096][2];
+static pthread_once_t b64_once = PTHREAD_ONCE_INIT;
+
+static void b64_pairs_init(void)
+{
+    for (unsigned v = 0; v < 4096; v++) {
+        b64_pairs[v][0] = B64[v >> 6];
+        b64_pairs[v][1] = B64[v & 63];
+    }
+}
+
 void csi_kds_base64_encode(const uint8_t *in, size_t n, char *out)
 {
     size_t i = 0, o = 0;
+    pthread_once(&b64_once, b64_pairs_init);
+    for (; i + 6 <= n; i += 6) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+        uint32_t w = (uint32_t)in[i + 3] << 16 | (uint32_t)in[i + 4] << 8 | in[i + 5];
+        memcpy(out + o, b64_pairs[v >> 12], 2);
+        memcpy(out + o + 2, b64_pairs[v & 4095], 2);
+        memcpy(out + o + 4, b64_pairs[w >> 12], 2);
+        memcpy(out + o + 6, b64_pairs[w & 4095], 2);
+        o += 8;
+    }
     for (; i + 3 <= n; i += 3) {
         uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
         out[o++] = B64[v >> 18];

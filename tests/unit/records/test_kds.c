@@ -215,6 +215,35 @@ static void test_base64(void **state)
     assert_int_equal(csi_kds_base64_decode("Z=9v", 4, out, sizeof(out), &n), CS_E_MALFORMED);
     assert_int_equal(csi_kds_base64_decode("Zm9vYmFy", 8, out, 5, &n), CS_E_NOSPACE);
     assert_int_equal(n, 6);
+    /* Every length 0..300 (the encoder works 6 bytes at a time, then 3, then the tail), every
+     * byte value: encode, check the alphabet and padding against a plain per-character encoder,
+     * decode back. */
+    {
+        static const char alpha[] =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        uint8_t in[300], back[300];
+        char e64[404], ref[404];
+        for (size_t k = 0; k < sizeof(in); k++) {
+            in[k] = (uint8_t)(k * 151u + 7u);
+        }
+        for (size_t len = 0; len <= sizeof(in); len++) {
+            size_t el = csi_kds_base64_len(len), r = 0;
+            for (size_t k = 0; k < len; k += 3) {
+                uint32_t v = (uint32_t)in[k] << 16 | (k + 1 < len ? (uint32_t)in[k + 1] << 8 : 0) |
+                             (k + 2 < len ? in[k + 2] : 0);
+                ref[r++] = alpha[v >> 18];
+                ref[r++] = alpha[(v >> 12) & 63];
+                ref[r++] = k + 1 < len ? alpha[(v >> 6) & 63] : '=';
+                ref[r++] = k + 2 < len ? alpha[v & 63] : '=';
+            }
+            assert_int_equal(el, r);
+            csi_kds_base64_encode(in, len, e64);
+            assert_memory_equal(e64, ref, el);
+            assert_int_equal(csi_kds_base64_decode(e64, el, back, sizeof(back), &n), CS_OK);
+            assert_int_equal(n, len);
+            assert_memory_equal(back, in, len);
+        }
+    }
 }
 
 static void test_event_stream(void **state)

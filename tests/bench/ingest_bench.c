@@ -8,7 +8,9 @@
  *     against a ceiling measured in the same run: a plain receiver in this program (one thread
  *     per connection) that takes the same bytes over loopback and, per fragment, writes stream
  *     header + Cluster to a temp file, fdatasync()s, closes and renames it on the same disk, then
- *     acks. Target: server >= 70% of the ceiling.
+ *     acks. Target: server >= 70% of the ceiling. Each run also prints the CPU seconds per GB
+ *     received of the server process and of the ceiling's connection threads: when the machine
+ *     is short of CPU (it is shared) that is the side of the ratio that does not depend on load.
  *  2. PERSISTED ack latency: 1,000 uploads paced at 2 Mbit/s (frames sent at their time); per
  *     fragment, the time from writing the byte that ends it (the next Cluster's ID; the body's
  *     last chunk for the last one) to its PERSISTED ack. Target p99 <= 50 ms.
@@ -38,6 +40,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -134,6 +137,35 @@ static void rm_tree(const char *path)
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
     if (system(cmd) != 0) {
         fprintf(stderr, "ingest_bench: could not remove %s\n", path);
+    }
+}
+
+/* Files a run is done with are moved to <tmp>/trash and removed at the end, not between runs:
+ * on ext4 without a journal (this machine's root file system) the inode allocator skips every
+ * inode freed in the last 5 s, or whose inode table block is still dirty (up to ~35 s, until
+ * writeback), scanning past each one at every file creation. A removal of thousands of fragment
+ * files between runs made the next run's creations, server's or ceiling's, spend up to 40% of
+ * their CPU in that scan (perf: recently_deleted, find_get_block_common), whichever ran next.
+ * When the disk runs short (< 16 GB free) the trash is emptied, then the bench waits for the
+ * freed inodes to become reusable (40 s) before it measures again. */
+static unsigned g_trash_n;
+
+static void discard_tree(const char *path)
+{
+    char trash[600], dst[700];
+    struct statvfs sv;
+    snprintf(trash, sizeof(trash), "%s/trash", g_tmp);
+    snprintf(dst, sizeof(dst), "%s/%u", trash, g_trash_n++);
+    if ((mkdir(trash, 0755) != 0 && errno != EEXIST) || rename(path, dst) != 0) {
+        rm_tree(path);
+        return;
+    }
+    if (statvfs(g_tmp, &sv) == 0 && (double)sv.f_bavail * (double)sv.f_frsize < 16e9) {
+        printf("    (disk short: emptying the bench's trash, then 40 s for ext4 to reuse the "
+               "inodes)\n");
+        fflush(stdout);
+        rm_tree(trash);
+        sleep(40);
     }
 }
 
@@ -450,7 +482,7 @@ static void server_stop(struct server *sv)
                 (unsigned)status, sv->log);
         g_broke = true;
     } else if (!g_o.keep) {
-        rm_tree(sv->data_dir); /* fragments of several GB: not left until the end */
+        discard_tree(sv->data_dir); /* removed at the end, or when the disk runs short */
     }
     sv->pid = 0;
 }
@@ -474,6 +506,32 @@ static double rss_kib(pid_t pid)
     fclose(f);
     return v;
 }
+
+/* CPU seconds (user + system) a process has used so far; 0 when unknown. */
+static double proc_cpu_s(pid_t pid)
+{
+    char path[64], line[1024];
+    unsigned long long ut = 0, st = 0;
+    const char *p;
+    FILE *f;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return 0;
+    }
+    p = fgets(line, sizeof(line), f) != NULL ? strrchr(line, ')') : NULL;
+    fclose(f);
+    /* after "pid (comm)": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+     * utime stime */
+    if (p == NULL ||
+        sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2) {
+        return 0;
+    }
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* CPU time of the ceiling's connection threads (ns), added as each one ends. */
+static uint64_t g_ceil_cpu_ns;
 
 /* ---------------------------------------------------------------------------------------------- */
 /* The client: one epoll loop driving every connection                                            */
@@ -1277,6 +1335,14 @@ out:
     free(in);
     free(cc->buf);
     free(cc->hdr);
+    {
+        struct timespec ts;
+        if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0) {
+            __atomic_fetch_add(&g_ceil_cpu_ns,
+                               (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
+                               __ATOMIC_RELAXED);
+        }
+    }
     return NULL;
 }
 
@@ -1349,7 +1415,7 @@ static bool ceiling_stop(struct ceiling *ce)
         ok += ce->cc[i].ok;
     }
     close(ce->lfd);
-    rm_tree(ce->dir);
+    discard_tree(ce->dir);
     free(ce->cc);
     return ok == ce->want;
 }
@@ -1410,7 +1476,7 @@ static void scenario_throughput(void)
 {
     struct body b;
     struct server sv;
-    double srv[16], cei[16], rat[16];
+    double srv[16], cei[16], rat[16], scpu[16], ccpu[16], c0;
     unsigned r, runs = g_o.runs > 16 ? 16 : g_o.runs;
     size_t n = g_o.tp_uploads;
 
@@ -1429,20 +1495,30 @@ static void scenario_throughput(void)
         snprintf(prefix, sizeof(prefix), "tp%u-%d", r, (int)getpid());
         /* alternate who goes first, so page cache and writeback favour neither */
         if (r % 2 == 0) {
+            c0 = proc_cpu_s(sv.pid);
             srv[r] = run_throughput(sv.port, n, &b, prefix);
+            scpu[r] = proc_cpu_s(sv.pid) - c0;
         }
+        __atomic_store_n(&g_ceil_cpu_ns, 0, __ATOMIC_RELAXED);
         ceiling_start(&ce, n, &b, r);
         cei[r] = run_throughput(ce.port, n, &b, "ceiling");
         if (!ceiling_stop(&ce)) {
             fprintf(stderr, "ingest_bench: a ceiling connection failed\n");
             g_broke = true;
         }
+        ccpu[r] = (double)__atomic_load_n(&g_ceil_cpu_ns, __ATOMIC_RELAXED) / 1e9;
         if (r % 2 == 1) {
+            c0 = proc_cpu_s(sv.pid);
             srv[r] = run_throughput(sv.port, n, &b, prefix);
+            scpu[r] = proc_cpu_s(sv.pid) - c0;
         }
         rat[r] = cei[r] > 0 ? srv[r] / cei[r] : 0;
-        printf("    run %u: server %7.1f MB/s   ceiling %7.1f MB/s   ratio %5.1f%%\n", r + 1,
-               srv[r], cei[r], rat[r] * 100);
+        /* CPU per GB received: the load-independent side of the ratio (2 cores shared) */
+        scpu[r] /= (double)(n * b.len) / 1e9;
+        ccpu[r] /= (double)(n * b.len) / 1e9;
+        printf("    run %u: server %7.1f MB/s   ceiling %7.1f MB/s   ratio %5.1f%%   CPU s/GB: "
+               "server %.2f, ceiling %.2f\n",
+               r + 1, srv[r], cei[r], rat[r] * 100, scpu[r], ccpu[r]);
         fflush(stdout);
         if (!server_alive(&sv)) {
             break;
@@ -1457,6 +1533,9 @@ static void scenario_throughput(void)
         g_r.tp_server = median_of(srv, runs);
         g_r.tp_ceiling = median_of(cei, runs);
         g_r.tp_ratio = median_of(rat, runs);
+        printf("    CPU per GB received (median): server %.2f s, ceiling %.2f s (ceiling threads "
+               "only; the client's CPU is the same for both)\n",
+               median_of(scpu, runs), median_of(ccpu, runs));
     }
     server_stop(&sv);
     body_free(&b);

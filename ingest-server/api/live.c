@@ -25,7 +25,6 @@ struct csi_live_frag {
     char number[NUM_SIZE];
     int64_t server_ms;
     int64_t producer_ms;
-    bool quiet; /* a re-send: not forwarded */
     bool ended;
     uint8_t *buf; /* prefix + Cluster bytes */
     size_t len;
@@ -43,6 +42,12 @@ struct csi_live_sub {
     void *ctx;
     struct csi_live_frag *cur; /* in the middle of it */
     char after[NUM_SIZE];
+    /* Producer timestamp of the last fragment this response got whole from the hub: a fragment
+     * not above it is a producer's re-send that this response already carries. Per response,
+     * never per stream: a consumer that was not attached when the first copy went by (dropped
+     * in the middle of it, reconnecting, reading the store) must get the re-sent copy. */
+    int64_t last_producer_ms;
+    bool have_last;
     uint64_t quiet_since_ns;
     uint64_t deadline_ns; /* 0: none */
 };
@@ -57,8 +62,6 @@ struct entry {
     struct csi_live_frag *frags, *frags_tail;
     struct csi_live_sub *subs;
     char watermark[NUM_SIZE]; /* highest number persisted and released from memory */
-    int64_t last_live_producer_ms;
-    bool have_live;
 };
 
 struct csi_live {
@@ -230,9 +233,17 @@ static bool write_end(struct csi_live *hub, struct csi_live_sub *s, const struct
         return false;
     }
     snprintf(s->after, sizeof(s->after), "%s", f->number);
+    s->last_producer_ms = f->producer_ms;
+    s->have_last = true;
     s->cur = NULL;
     s->quiet_since_ns = cs_clock_monotonic_ns(hub->clock);
     return true;
+}
+
+/* A re-send of a fragment this response already carries whole (see last_producer_ms). */
+static bool had_whole(const struct csi_live_sub *s, const struct csi_live_frag *f)
+{
+    return s->have_last && f->producer_ms <= s->last_producer_ms;
 }
 
 /* The start of a fragment (prefix, our tags, the Cluster bytes so far) for one subscriber. */
@@ -275,7 +286,7 @@ cs_status csi_live_attach(struct csi_live *hub, const char *stream, const char *
     s->quiet_since_ns = cs_clock_monotonic_ns(hub->clock);
     /* Replay what memory holds above `after`: whole fragments, then the one in progress. */
     for (struct csi_live_frag *f = e->frags; f != NULL; f = f->next) {
-        if (f->quiet || strcmp(f->number, s->after) <= 0) {
+        if (strcmp(f->number, s->after) <= 0 || had_whole(s, f)) {
             continue;
         }
         if (!write_start(s, f) || (f->ended && !write_end(hub, s, f))) {
@@ -406,27 +417,26 @@ cs_status csi_live_frag_begin(struct csi_live *hub, const char *stream, const ui
     reserve(hub, e, f);
     f->before_len =
         csi_live_tags_before(f->number, f->server_ms, f->producer_ms, f->before, sizeof(f->before));
-    f->quiet = e->have_live && producer_ms <= e->last_live_producer_ms;
     if (e->frags_tail != NULL) {
         e->frags_tail->next = f;
     } else {
         e->frags = f;
     }
     e->frags_tail = f;
-    if (!f->quiet) {
-        struct csi_live_sub *s, *next;
-        for (s = e->subs; s != NULL; s = next) {
-            next = s->next;
-            if (s->cur != NULL) {
-                continue; /* still in an older fragment (a takeover's leftovers) */
-            }
-            if (hub->draining) {
-                let_go(hub, s, CSI_LIVE_DRAIN);
-            } else if (cs_http_stream_write_pending(s->s) > CSI_LIVE_SOFT_QUEUE) {
-                let_go(hub, s, CSI_LIVE_SLOW);
-            } else if (!write_start(s, f)) {
-                let_go(hub, s, CSI_LIVE_OVERFLOW);
-            }
+    for (struct csi_live_sub *s = e->subs, *next; s != NULL; s = next) {
+        next = s->next;
+        if (s->cur != NULL) {
+            continue; /* still in an older fragment (a takeover's leftovers) */
+        }
+        if (had_whole(s, f)) {
+            continue; /* a re-send of what this response already carries */
+        }
+        if (hub->draining) {
+            let_go(hub, s, CSI_LIVE_DRAIN);
+        } else if (cs_http_stream_write_pending(s->s) > CSI_LIVE_SOFT_QUEUE) {
+            let_go(hub, s, CSI_LIVE_SLOW);
+        } else if (!write_start(s, f)) {
+            let_go(hub, s, CSI_LIVE_OVERFLOW);
         }
     }
     *out = f;
@@ -461,10 +471,6 @@ void csi_live_frag_end(struct csi_live_frag *f)
     struct entry *e = f->e;
     struct csi_live_sub *s, *next;
     f->ended = true;
-    if (!f->quiet) {
-        e->last_live_producer_ms = f->producer_ms;
-        e->have_live = true;
-    }
     for (s = e->subs; s != NULL; s = next) {
         next = s->next;
         if (s->cur != f) {

@@ -58,9 +58,10 @@ cs_status csi_live_seed(struct csi_live *hub, const char *stream, const char *la
 /**
  * Begins a fragment of `stream`: reserves its number (above every number reserved or seeded
  * before for the stream) and its server timestamp (the wall clock now, ms), and copies `prefix`
- * (stream header + the producer's Tags) as the start of its bytes. A fragment whose producer
- * timestamp is not above the last one the stream completed live is a re-send after a reconnect:
- * it is kept (for the store) but not forwarded to consumers. Forwards to waiting subscribers.
+ * (stream header + the producer's Tags) as the start of its bytes. Forwards it to the waiting
+ * subscribers, except to one that already got a fragment with a producer timestamp at or above
+ * this one whole (a producer's re-send after a reconnect that this response already carries;
+ * decided per subscriber, never per stream: see GETMEDIA.md "Re-sends, per response").
  * `size_hint`: the bytes the fragment will likely take (e.g. the upload's previous one; 0 none),
  * allocated at once so the buffer is not copied while it grows.
  */

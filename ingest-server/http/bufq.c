@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The byte queue of the HTTP stack: a list of heap chunks that appends copy into and readers
- * consume from the front (peek/skip), used for socket output, bytes held back while a handler
+/* The byte queue of the HTTP stack: a list of heap chunks that appends copy into (or, for a
+ * finished response body, take over without copying) and readers consume from the front
+ * (peek/skip), used for socket output, bytes held back while a handler
  * pauses, HTTP/2 response data and buffered request bodies. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "http_int.h"
@@ -37,6 +39,7 @@ cs_status csi_bufq_append(struct csi_bufq *q, const void *data, size_t len)
             t->off = 0;
             t->len = 0;
             t->cap = cap;
+            t->ext = NULL;
             if (q->tail != NULL) {
                 q->tail->next = t;
             } else {
@@ -57,13 +60,46 @@ cs_status csi_bufq_append(struct csi_bufq *q, const void *data, size_t len)
     return CS_OK;
 }
 
+cs_status csi_bufq_append_owned(struct csi_bufq *q, void *data, size_t len)
+{
+    struct csi_bufq_chunk *t;
+
+    if (len == 0) {
+        free(data);
+        return CS_OK;
+    }
+    t = cs_alloc(q->a, sizeof(*t));
+    if (t == NULL) {
+        free(data);
+        return CS_E_NOMEM;
+    }
+    t->next = NULL;
+    t->off = 0;
+    t->len = t->cap = len; /* full: later appends start a chunk of their own */
+    t->ext = data;
+    if (q->tail != NULL) {
+        q->tail->next = t;
+    } else {
+        q->head = t;
+    }
+    q->tail = t;
+    q->len += len;
+    return CS_OK;
+}
+
+static void chunk_free(struct csi_bufq *q, struct csi_bufq_chunk *h)
+{
+    free(h->ext);
+    cs_freep(q->a, &h);
+}
+
 size_t csi_bufq_peek(const struct csi_bufq *q, const uint8_t **p)
 {
     if (q->head == NULL) {
         *p = NULL;
         return 0;
     }
-    *p = q->head->data + q->head->off;
+    *p = (q->head->ext != NULL ? q->head->ext : q->head->data) + q->head->off;
     return q->head->len - q->head->off;
 }
 
@@ -82,7 +118,7 @@ void csi_bufq_skip(struct csi_bufq *q, size_t n)
             if (q->head == NULL) {
                 q->tail = NULL;
             }
-            cs_freep(q->a, &h);
+            chunk_free(q, h);
         }
     }
 }
@@ -115,7 +151,7 @@ void csi_bufq_clear(struct csi_bufq *q)
     while (q->head != NULL) { /* empty chunks left by appends of zero bytes */
         struct csi_bufq_chunk *h = q->head;
         q->head = h->next;
-        cs_freep(q->a, &h);
+        chunk_free(q, h);
     }
     q->tail = NULL;
     q->len = 0;

@@ -5,6 +5,7 @@
  * chunked), answers Expect: 100-continue, and decides keep-alive or close. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "http_int.h"
@@ -307,6 +308,23 @@ cs_status csi_h1_write(cs_http_stream *s, const void *data, size_t len)
     }
     if (st != CS_OK) {
         csi_conn_kill(c, st); /* the framing is broken now */
+    }
+    return st;
+}
+
+/* As csi_h1_write, without copying a body that is not chunked (the queue frees `data`). */
+cs_status csi_h1_write_owned(cs_http_stream *s, void *data, size_t len)
+{
+    cs_status st;
+
+    if (s->resp_chunked) {
+        st = csi_h1_write(s, data, len);
+        free(data);
+        return st;
+    }
+    st = csi_bufq_append_owned(&s->conn->out, data, len);
+    if (st != CS_OK) {
+        csi_conn_kill(s->conn, st);
     }
     return st;
 }

@@ -302,6 +302,12 @@ CS_API cs_status cs_http_stream_respond(cs_http_stream *s, int status,
  */
 CS_API cs_status cs_http_stream_write(cs_http_stream *s, const void *data, size_t len);
 
+/**
+ * @brief As cs_http_stream_write(), but takes `data` (from malloc) over: an HTTP/1.1 body that is
+ * not chunked is queued without a copy; the stack frees `data` in every case, failures included.
+ */
+CS_API cs_status cs_http_stream_write_owned(cs_http_stream *s, void *data, size_t len);
+
 /** @brief Ends the response body. @return CS_OK, CS_E_STATE, CS_E_RANGE (short of the announced
  * content_length: the connection or stream is reset instead of finishing cleanly). */
 CS_API cs_status cs_http_stream_finish(cs_http_stream *s);

@@ -21,6 +21,7 @@ struct csi_bufq_chunk {
     size_t off; /* first unread byte */
     size_t len; /* bytes written */
     size_t cap;
+    uint8_t *ext; /* NULL: the bytes are data[]; else a malloc'ed block the queue frees */
     uint8_t data[];
 };
 
@@ -33,6 +34,9 @@ struct csi_bufq {
 
 void csi_bufq_init(struct csi_bufq *q, const cs_allocator *a);
 cs_status csi_bufq_append(struct csi_bufq *q, const void *data, size_t len);
+/* Queues `len` bytes of a malloc'ed block without copying them; the queue frees it (also when
+ * this fails). */
+cs_status csi_bufq_append_owned(struct csi_bufq *q, void *data, size_t len);
 /* The contiguous unread bytes at the front; returns their count (0 when empty). */
 size_t csi_bufq_peek(const struct csi_bufq *q, const uint8_t **p);
 void csi_bufq_skip(struct csi_bufq *q, size_t n);
@@ -330,6 +334,7 @@ bool csi_h1_expects_peer(const struct csi_conn *c);
 cs_status csi_h1_respond(cs_http_stream *s, int status, const cs_http_header *headers, size_t n,
                          int64_t content_length);
 cs_status csi_h1_write(cs_http_stream *s, const void *data, size_t len);
+cs_status csi_h1_write_owned(cs_http_stream *s, void *data, size_t len);
 cs_status csi_h1_finish(cs_http_stream *s);
 void csi_h1_continue(cs_http_stream *s);
 

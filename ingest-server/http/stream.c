@@ -3,6 +3,7 @@
  * optional header condition), body limits (413), the server's own error answers, buffered bodies,
  * back-pressure and the public cs_http_stream_* API. The wire framing is delegated to h1.c/h2.c. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -403,6 +404,28 @@ cs_status cs_http_stream_write(cs_http_stream *s, const void *data, size_t len)
         return CS_OK;
     }
     st = s->id == 0 ? csi_h1_write(s, data, len) : csi_h2_write(s, data, len);
+    if (st == CS_OK) {
+        csi_conn_dirty(s->conn);
+    }
+    return st;
+}
+
+cs_status cs_http_stream_write_owned(cs_http_stream *s, void *data, size_t len)
+{
+    cs_status st;
+
+    if (s->closed || s->conn == NULL || !s->responded || s->finished) {
+        free(data);
+        return CS_E_STATE;
+    }
+    if (s->id != 0 || s->resp_nobody || len == 0 ||
+        (s->resp_length >= 0 && len > (uint64_t)s->resp_length - s->resp_written)) {
+        st = cs_http_stream_write(s, data, len); /* HTTP/2 copies into its DATA frames */
+        free(data);
+        return st;
+    }
+    s->resp_written += len;
+    st = csi_h1_write_owned(s, data, len);
     if (st == CS_OK) {
         csi_conn_dirty(s->conn);
     }

@@ -307,21 +307,23 @@ cs_status csi_kds_store_put(csi_kds_store *s, const char *name, const csi_kds_pu
     size_t *members = NULL;
     uint64_t *ends = NULL;
     csi_reclog **logs = NULL, **rec_log = NULL;
+    csi_u128 *hash = NULL;
     size_t nlogs = 0;
     uint64_t t = now_ms(s);
-    cs_status st;
+    cs_status st = CS_OK;
 
     if (s == NULL || name == NULL || (recs == NULL && n > 0) || res == NULL || n == 0) {
         return CS_E_INVAL;
     }
+    hash = malloc(n * sizeof(*hash));
     route = calloc(n, sizeof(*route));
     batch = calloc(n, sizeof(*batch));
     members = calloc(n, sizeof(*members));
     ends = calloc(n, sizeof(*ends));
     logs = calloc(n, sizeof(*logs));
     rec_log = calloc(n, sizeof(*rec_log));
-    if (route == NULL || batch == NULL || members == NULL || ends == NULL || logs == NULL ||
-        rec_log == NULL) {
+    if (hash == NULL || route == NULL || batch == NULL || members == NULL || ends == NULL ||
+        logs == NULL || rec_log == NULL) {
         st = CS_E_NOMEM;
         goto out;
     }
@@ -333,21 +335,34 @@ cs_status csi_kds_store_put(csi_kds_store *s, const char *name, const csi_kds_pu
             goto out;
         }
     }
+    /* The hash keys before the lock (they depend on the records only). */
+    for (size_t i = 0; i < n && st == CS_OK; i++) {
+        if (recs[i].explicit_hash != NULL) {
+            st = csi_kds_u128_parse(recs[i].explicit_hash, strlen(recs[i].explicit_hash), &hash[i]);
+            st = st == CS_OK ? CS_OK : CS_E_INVAL;
+        } else {
+            st = csi_kds_hash_key(recs[i].partition_key, recs[i].key_len, &hash[i]);
+        }
+    }
+    if (st != CS_OK) {
+        /* as before the move: an unknown stream is reported first */
+        cs_status ast = acquire(s, name, &r);
+        if (ast != CS_OK) {
+            st = ast;
+        } else {
+            release(s, r);
+        }
+        goto out;
+    }
     st = acquire(s, name, &r);
     if (st != CS_OK) {
         goto out;
     }
     cs_mutex_lock(&s->mu);
     for (size_t i = 0; i < n && st == CS_OK; i++) {
-        csi_u128 h;
+        csi_u128 h = hash[i];
         bool found = false;
-        if (recs[i].explicit_hash != NULL) {
-            st = csi_kds_u128_parse(recs[i].explicit_hash, strlen(recs[i].explicit_hash), &h);
-            st = st == CS_OK ? CS_OK : CS_E_INVAL;
-        } else {
-            st = csi_kds_hash_key(recs[i].partition_key, recs[i].key_len, &h);
-        }
-        for (size_t k = 0; st == CS_OK && k < r->n; k++) {
+        for (size_t k = 0; k < r->n; k++) {
             const csi_kds_shard *m = &r->shards[k].meta;
             if (!m->closed && m->start <= h && h <= m->end) {
                 route[i] = (uint32_t)k;
@@ -429,6 +444,7 @@ cs_status csi_kds_store_put(csi_kds_store *s, const char *name, const csi_kds_pu
     }
     release(s, r);
 out:
+    free(hash);
     free(route);
     free(batch);
     free(members);

@@ -14,12 +14,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "media.h" /* cs_media_crc32c */
 
 #define MOD "reclog"
 #define READ_CHUNK (256u * 1024u)
+/* Preallocation of the active segment (see seg_prealloc): the zero-filled space ahead of the
+ * records grows by the segment's size so far, at least PREALLOC_MIN, at most PREALLOC_MAX. */
+#define PREALLOC_MIN (64u * 1024u)
+#define PREALLOC_MAX (4u * 1024u * 1024u)
+#define ZERO_CHUNK (64u * 1024u)
 
 struct idx_entry {
     uint64_t offset; /* first record at or after pos */
@@ -31,6 +37,7 @@ struct seg {
     uint64_t base;    /* offset of its first record (the file name) */
     uint64_t end;     /* offset after its last written record */
     uint64_t bytes;   /* bytes written */
+    uint64_t alloc;   /* the file's size, always >= bytes: zeros after the records */
     uint64_t last_ms; /* arrival of its newest record (0: empty) */
     int fd;
     unsigned refs; /* the log's list holds one; each reader and syncer one more */
@@ -251,6 +258,29 @@ out:
     return st;
 }
 
+/* 1 when bytes [pos, size) of the segment are all zeros (preallocated, never written), 0 when
+ * some are not, -1 when they cannot be read. */
+static int tail_is_zero(struct seg *s, uint8_t *buf, size_t cap, uint64_t pos, off_t size)
+{
+    while (pos < (uint64_t)size) {
+        size_t want = (uint64_t)size - pos < cap ? (size_t)((uint64_t)size - pos) : cap;
+        ssize_t got = pread(s->fd, buf, want, (off_t)pos);
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got <= 0) {
+            return got < 0 ? -1 : 1; /* shorter than fstat said: nothing more */
+        }
+        for (ssize_t i = 0; i < got; i++) {
+            if (buf[i] != 0) {
+                return 0;
+            }
+        }
+        pos += (uint64_t)got;
+    }
+    return 1;
+}
+
 /* Reads a segment file: checks every record, builds the index, cuts a torn or corrupt tail. */
 static cs_status seg_recover(csi_reclog *l, struct seg *s, csi_reclog_recovery *rec)
 {
@@ -260,6 +290,7 @@ static cs_status seg_recover(csi_reclog *l, struct seg *s, csi_reclog_recovery *
     size_t have = 0, at = 0;
     struct stat sb;
     cs_status st = CS_OK;
+    int zero_tail;
 
     if (buf == NULL) {
         return CS_E_NOMEM;
@@ -320,7 +351,20 @@ static cs_status seg_recover(csi_reclog *l, struct seg *s, csi_reclog_recovery *
         }
         break; /* end of file, a torn record, or a corrupt one: the log ends at pos */
     }
-    if ((uint64_t)sb.st_size > pos) {
+    zero_tail = (uint64_t)sb.st_size > pos ? tail_is_zero(s, buf, cap, pos, sb.st_size) : 0;
+    if (zero_tail < 0) {
+        st = CS_E_IO;
+        goto out;
+    }
+    if (zero_tail > 0) {
+        /* Only zeros after the last record: preallocated space, not a torn write. Cut it so
+         * the file's size is its records again (not synced: if the cut is lost, the tail is
+         * still zeros). */
+        if (ftruncate(s->fd, (off_t)pos) != 0) {
+            st = CS_E_IO;
+            goto out;
+        }
+    } else if ((uint64_t)sb.st_size > pos) {
         CS_LOG_WARN(l->cfg.logger, MOD,
                     "%s: segment %" PRIu64 ": cutting %" PRIu64
                     " torn or corrupt bytes at %" PRIu64,
@@ -331,7 +375,7 @@ static cs_status seg_recover(csi_reclog *l, struct seg *s, csi_reclog_recovery *
             goto out;
         }
     }
-    s->bytes = pos;
+    s->bytes = s->alloc = pos;
 out:
     cs_freep(l->a, &buf);
     return st;
@@ -543,6 +587,13 @@ void csi_reclog_close(csi_reclog **lp)
         return;
     }
     l = *lp;
+    if (l->nsegs > 0) {
+        struct seg *act = l->segs[l->nsegs - 1];
+        if (act->alloc > act->bytes && act->fd >= 0 && ftruncate(act->fd, (off_t)act->bytes) != 0) {
+            CS_LOG_WARN(l->cfg.logger, MOD, "%s: cannot cut the preallocated tail: %s", l->dir,
+                        strerror(errno)); /* zeros: the next open cuts them */
+        }
+    }
     for (i = 0; i < l->nsegs; i++) {
         seg_unref(l, l->segs[i]);
     }
@@ -558,10 +609,75 @@ void csi_reclog_close(csi_reclog **lp)
 static cs_status roll(csi_reclog *l)
 {
     struct seg *act = l->segs[l->nsegs - 1];
+    if (act->alloc > act->bytes) {
+        /* A sealed segment is exactly its records (only zeros are cut; if the cut is lost in a
+         * crash, recovery cuts them again). */
+        if (ftruncate(act->fd, (off_t)act->bytes) != 0) {
+            return io_status(errno);
+        }
+        act->alloc = act->bytes;
+    }
     if (l->cfg.sync && fdatasync(act->fd) != 0) {
         return io_status(errno);
     }
     return seg_create(l, l->next_offset);
+}
+
+/* Makes room for `total` more bytes in the active segment ahead of time (lock held): reserves
+ * the blocks (fallocate) and fills them with zeros, so the appends that follow overwrite
+ * allocated, initialised blocks of a file whose size does not change, and their fdatasync has
+ * only data to write: no block allocation, no inode (size, extents) to write or journal.
+ * The zeros and the new size become durable with the next sync, before any record written
+ * into them is acknowledged. Best effort: when the disk cannot hold the chunk (or the file
+ * system has no fallocate and the zeros cannot be written), nothing changes and the batch is
+ * written as before, past the end of the file, where a full disk is reported as ever. */
+static void seg_prealloc(csi_reclog *l, struct seg *s, size_t total)
+{
+    static const uint8_t zeros[ZERO_CHUNK];
+    uint64_t grow = s->bytes < PREALLOC_MIN   ? PREALLOC_MIN
+                    : s->bytes > PREALLOC_MAX ? PREALLOC_MAX
+                                              : s->bytes;
+    uint64_t want = s->bytes + total + grow, pos;
+
+    if (want > l->cfg.segment_bytes) {
+        want = s->bytes + total > l->cfg.segment_bytes ? s->bytes + total : l->cfg.segment_bytes;
+    }
+    want = (want + 4095u) & ~(uint64_t)4095u;
+    if (want <= s->alloc) {
+        return;
+    }
+    if (fallocate(s->fd, 0, (off_t)s->alloc, (off_t)(want - s->alloc)) != 0 &&
+        errno != EOPNOTSUPP && errno != ENOSYS) {
+        goto undo; /* ENOSPC, EDQUOT, EFBIG...: the plain write path says what is wrong */
+    }
+    for (pos = s->alloc; pos < want;) {
+        struct iovec iov[64];
+        uint64_t left = want - pos;
+        int n = 0;
+        ssize_t w;
+        while (n < 64 && left > 0) {
+            iov[n].iov_base = (void *)zeros;
+            iov[n].iov_len = left < ZERO_CHUNK ? (size_t)left : ZERO_CHUNK;
+            left -= iov[n].iov_len;
+            n++;
+        }
+        w = pwritev(s->fd, iov, n, (off_t)pos);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            goto undo;
+        }
+        pos += (uint64_t)w;
+    }
+    s->alloc = want;
+    return;
+undo:
+    /* Give back what was reserved or written past the records (only zeros). */
+    if (ftruncate(s->fd, (off_t)s->alloc) != 0) {
+        CS_LOG_WARN(l->cfg.logger, MOD, "%s: cannot cut a failed preallocation: %s", l->dir,
+                    strerror(errno));
+    }
 }
 
 cs_status csi_reclog_write(csi_reclog *l, const csi_reclog_record *recs, size_t n,
@@ -594,6 +710,9 @@ cs_status csi_reclog_write(csi_reclog *l, const csi_reclog_record *recs, size_t 
         goto unlock;
     }
     act = l->segs[l->nsegs - 1];
+    if (l->cfg.sync && act->bytes + total > act->alloc) {
+        seg_prealloc(l, act, total);
+    }
     if (total > l->wcap) {
         uint8_t *nb = cs_alloc(l->a, total);
         if (nb == NULL) {
@@ -638,6 +757,7 @@ cs_status csi_reclog_write(csi_reclog *l, const csi_reclog_record *recs, size_t 
             if (ftruncate(act->fd, (off_t)act->bytes) != 0) {
                 l->broken = true;
             }
+            act->alloc = act->bytes;
             goto unlock;
         }
         done += (size_t)w;
@@ -654,6 +774,9 @@ cs_status csi_reclog_write(csi_reclog *l, const csi_reclog_record *recs, size_t 
     }
     st = CS_OK;
     act->bytes += total;
+    if (act->bytes > act->alloc) {
+        act->alloc = act->bytes; /* written past the preallocated space: the file grew */
+    }
     act->end = first_off + n;
     act->last_ms = arrival_ms;
     l->last_ms = arrival_ms;

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The put/read fast paths of the record streams against their plain definitions: the unrolled
  * one-block MD5 of csi_kds_hash_key against cs_md5 (keys of 0..80 bytes, both sides of the
- * 55-byte limit); csi_kds_shard_id and csi_kds_seq_format against snprintf; the branch-free
- * base64 decoder against the encoder and with a byte outside the alphabet at every position;
- * and the sequence numbers of puts (the previous one + 1) and of reads (the same) against
- * csi_kds_seq_format, over offsets that carry (9 -> 10, 99 -> 100, 999 -> 1000). */
+ * 55-byte limit), also through its per-thread cache; csi_kds_shard_id and csi_kds_seq_format
+ * against snprintf; the branch-free base64 decoder against the encoder and with a byte outside
+ * the alphabet at every position; and the sequence numbers of puts (the previous one + 1) and
+ * of reads (the same) against csi_kds_seq_format, over offsets that carry (9 -> 10, 99 -> 100,
+ * 999 -> 1000). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,6 +45,35 @@ static void test_md5(void **state)
             want = want << 8 | md[i];
         }
         assert_true(h == want);
+    }
+}
+
+/* The per-thread cache of hash keys: many keys (more than its slots, so slots are reused and
+ * keys collide), each hashed again later in another order: every answer is the MD5 of the key. */
+static void test_hash_cache(void **state)
+{
+    enum { KEYS = 3000 };
+    static char keys[KEYS][48];
+    static size_t lens[KEYS];
+    (void)state;
+    for (int k = 0; k < KEYS; k++) {
+        lens[k] = 1 + rnd() % 47; /* both sides of the cache's 40-byte limit */
+        for (size_t i = 0; i < lens[k]; i++) {
+            keys[k][i] = (char)('a' + rnd() % 3); /* few letters: many keys share prefixes */
+        }
+    }
+    for (int round = 0; round < 4; round++) {
+        for (int t = 0; t < KEYS; t++) {
+            int k = round % 2 ? KEYS - 1 - t : (t * 7) % KEYS;
+            uint8_t md[CS_MD5_SIZE];
+            csi_u128 h, want = 0;
+            assert_int_equal(csi_kds_hash_key(keys[k], lens[k], &h), CS_OK);
+            assert_int_equal(cs_md5(keys[k], lens[k], md), CS_OK);
+            for (size_t i = 0; i < CS_MD5_SIZE; i++) {
+                want = want << 8 | md[i];
+            }
+            assert_true(h == want);
+        }
     }
 }
 
@@ -174,6 +204,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_md5),
+        cmocka_unit_test(test_hash_cache),
         cmocka_unit_test(test_formats),
         cmocka_unit_test(test_base64),
         cmocka_unit_test(test_sequence_numbers),

@@ -9,10 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "camstream/auth.h"
 #include "camstream/consumer.h"
+#include "signed_call.h"
 
 #define MOD "consumer"
 #define RX_CAP (64u * 1024u)
@@ -146,117 +146,31 @@ static bool json_safe(const char *s)
     return true;
 }
 
-/* Host (authority) and path of an absolute http(s) URL. */
-static bool split_url(const char *url, char *host, size_t host_cap, const char **path)
-{
-    const char *p = strstr(url, "://"), *slash;
-    size_t n;
-    if (p == NULL) {
-        return false;
-    }
-    p += 3;
-    slash = strchr(p, '/');
-    n = slash ? (size_t)(slash - p) : strlen(p);
-    if (n == 0 || n >= host_cap) {
-        return false;
-    }
-    memcpy(host, p, n);
-    host[n] = '\0';
-    *path = slash ? slash : "";
-    return true;
-}
-
 /* Builds the header list for a POST of `body` to `url`, signed when credentials exist. */
 static cs_status build_headers(cs_consumer *c, const char *url, const char *body,
                                struct curl_slist **out)
 {
-    char host[512], line[2300], auth[600];
-    const char *path;
-    struct curl_slist *h = NULL, *t;
-    cs_status st = CS_OK;
-
-    if (!split_url(url, host, sizeof(host), &path)) {
-        set_error(c, "not an http:// or https:// URL: %s", url);
-        return CS_E_INVAL;
+    const struct csi_signer k = {.sign = c->sign,
+                                 .region = c->region,
+                                 .service = "kinesisvideo",
+                                 .access_key = c->access_key,
+                                 .secret_key = c->secret_key,
+                                 .session_token = c->session_token,
+                                 .cache = &c->keys};
+    const struct csi_signed_post p = {.url = url, .content_type = "application/json", .body = body};
+    char err[sizeof(c->error)];
+    cs_status st = csi_signed_headers(&k, &p, out, err, sizeof(err));
+    if (st != CS_OK) {
+        set_error(c, "%s", err);
     }
-    snprintf(line, sizeof(line), "Host: %s", host);
-    h = curl_slist_append(h, line);
-    t = curl_slist_append(h, "Content-Type: application/json");
-    h = t ? t : h;
-    t = curl_slist_append(h, "Expect:");
-    h = t ? t : h;
-    if (c->sign) {
-        cs_sigv4_sign_config sc;
-        cs_sigv4_signature sig;
-        cs_sigv4_header hdrs[2] = {{"host", 4, host, strlen(host)},
-                                   {"content-type", 12, "application/json", 16}};
-        cs_sigv4_request req = {.method = "POST",
-                                .method_len = 4,
-                                .path = path,
-                                .path_len = strlen(path),
-                                .headers = hdrs,
-                                .header_count = 2,
-                                .body = body,
-                                .body_len = strlen(body)};
-        cs_sigv4_sign_config_init(&sc);
-        sc.region = c->region;
-        sc.service = "kinesisvideo";
-        sc.access_key = c->access_key;
-        sc.secret_key = c->secret_key;
-        sc.session_token = c->session_token[0] ? c->session_token : NULL;
-        sc.cache = &c->keys;
-        st = cs_sigv4_sign(&sc, &req, auth, sizeof(auth), NULL, &sig);
-        if (st != CS_OK) {
-            set_error(c, "cannot sign the request: %s", cs_status_str(st));
-            curl_slist_free_all(h);
-            return st;
-        }
-        snprintf(line, sizeof(line), "Authorization: %s", auth);
-        t = curl_slist_append(h, line);
-        h = t ? t : h;
-        snprintf(line, sizeof(line), "X-Amz-Date: %s", sig.amz_date);
-        t = curl_slist_append(h, line);
-        h = t ? t : h;
-        if (c->session_token[0]) {
-            snprintf(line, sizeof(line), "X-Amz-Security-Token: %s", c->session_token);
-            t = curl_slist_append(h, line);
-            h = t ? t : h;
-        }
-    }
-    if (h == NULL) {
-        return CS_E_NOMEM;
-    }
-    *out = h;
-    return CS_OK;
+    return st;
 }
 
 static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 {
     cs_consumer *c = ud;
-    size_t len = size * n;
-    static const char name[] = "x-amzn-errortype:";
-    if (len > sizeof(name) - 1 && strncasecmp(buf, name, sizeof(name) - 1) == 0) {
-        const char *v = buf + sizeof(name) - 1;
-        size_t vl = len - (sizeof(name) - 1);
-        while (vl > 0 && (*v == ' ' || *v == '\t')) {
-            v++;
-            vl--;
-        }
-        while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ')) {
-            vl--;
-        }
-        if (vl >= sizeof(c->error_type)) {
-            vl = sizeof(c->error_type) - 1;
-        }
-        memcpy(c->error_type, v, vl);
-        c->error_type[vl] = '\0';
-        /* "Name:http://..." forms carry a suffix after ':' */
-        char *colon = strchr(c->error_type, ':');
-        if (colon != NULL) {
-            *colon = '\0';
-        }
-    }
-    return len;
+    csi_error_type_header(buf, size * n, c->error_type, sizeof(c->error_type));
+    return size * n;
 }
 
 static size_t on_write(char *buf, size_t size, size_t n, void *ud)

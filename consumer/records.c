@@ -16,10 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "camstream/auth.h"
+#include "signed_call.h"
 
 #define MOD "records"
 #define KDS "Kinesis_20131202."
@@ -180,35 +180,11 @@ static size_t on_write(char *data, size_t size, size_t n, void *ud)
     return len;
 }
 
-struct hdr_ctx {
-    char *type;
-    size_t cap;
-};
-
 static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 {
-    struct hdr_ctx *h = ud;
-    size_t len = size * n;
-    static const char name[] = "x-amzn-errortype:";
-    if (len > sizeof(name) - 1 && strncasecmp(buf, name, sizeof(name) - 1) == 0) {
-        const char *v = buf + sizeof(name) - 1;
-        size_t vl = len - (sizeof(name) - 1);
-        while (vl > 0 && (*v == ' ' || *v == '\t')) {
-            v++;
-            vl--;
-        }
-        while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ')) {
-            vl--;
-        }
-        if (vl >= h->cap) {
-            vl = h->cap - 1;
-        }
-        memcpy(h->type, v, vl);
-        h->type[vl] = '\0';
-        /* "Type:http://..." forms: keep the name only */
-        h->type[strcspn(h->type, ":")] = '\0';
-    }
-    return len;
+    cs_kvs_result *res = ud;
+    csi_error_type_header(buf, size * n, res->error_type, sizeof(res->error_type));
+    return size * n;
 }
 
 /* The credentials: the config's, else the environment's; none: unsigned. */
@@ -224,29 +200,9 @@ static void load_creds(const cs_records_consumer_config *cfg, char *ak, size_t a
     snprintf(tok, tokc, "%s", *sign && t ? t : "");
 }
 
-/* Host of an absolute http(s) URL. */
-static bool url_host(const char *url, char *host, size_t cap)
-{
-    const char *p = strstr(url, "://");
-    size_t n;
-    if (p == NULL) {
-        return false;
-    }
-    p += 3;
-    n = strcspn(p, "/");
-    if (n == 0 || n >= cap) {
-        return false;
-    }
-    memcpy(host, p, n);
-    host[n] = '\0';
-    return true;
-}
-
 struct call_ctx {
-    const char *endpoint, *region;
-    const char *ak, *sk, *tok;
-    bool sign;
-    cs_sigv4_key_cache *keys;
+    const char *endpoint;
+    struct csi_signer signer; /* service "kinesis" */
     uint32_t connect_timeout_ms;
 };
 
@@ -254,74 +210,29 @@ struct call_ctx {
 static cs_status do_call(CURL *easy, const struct call_ctx *k, const char *target, const char *json,
                          struct buf *body, cs_kvs_result *res, char *err, size_t err_cap)
 {
-    char host[512], line[2400], auth[700], url[1100];
-    struct curl_slist *h = NULL, *t;
-    struct hdr_ctx hc;
+    const struct csi_signed_post post = {.url = k->endpoint,
+                                         .path = "/",
+                                         .content_type = "application/x-amz-json-1.1",
+                                         .target = target,
+                                         .body = json};
+    char url[1100];
+    struct curl_slist *h = NULL;
     long status = 0;
     CURLcode rc;
-    cs_status st = CS_OK;
+    cs_status st;
     memset(res, 0, sizeof(*res));
     body->len = 0;
     body->over = false;
-    if (!url_host(k->endpoint, host, sizeof(host)) || strlen(k->endpoint) + 2 > sizeof(url)) {
-        snprintf(err, err_cap, "not an http:// or https:// URL: %s", k->endpoint);
+    if (strlen(k->endpoint) + 2 > sizeof(url)) {
+        snprintf(err, err_cap, "the endpoint URL is longer than %zu bytes", sizeof(url) - 2);
         return CS_E_INVAL;
+    }
+    st = csi_signed_headers(&k->signer, &post, &h, err, err_cap);
+    if (st != CS_OK) {
+        return st;
     }
     snprintf(url, sizeof(url), "%s%s", k->endpoint,
              k->endpoint[strlen(k->endpoint) - 1] == '/' ? "" : "/");
-    snprintf(line, sizeof(line), "Host: %s", host);
-    h = curl_slist_append(h, line);
-    t = curl_slist_append(h, "Content-Type: application/x-amz-json-1.1");
-    h = t ? t : h;
-    snprintf(line, sizeof(line), "X-Amz-Target: %s", target);
-    t = curl_slist_append(h, line);
-    h = t ? t : h;
-    t = curl_slist_append(h, "Expect:");
-    h = t ? t : h;
-    if (k->sign) {
-        cs_sigv4_sign_config sc;
-        cs_sigv4_signature sig;
-        cs_sigv4_header hdrs[3] = {{"host", 4, host, strlen(host)},
-                                   {"content-type", 12, "application/x-amz-json-1.1", 26},
-                                   {"x-amz-target", 12, target, strlen(target)}};
-        cs_sigv4_request req = {.method = "POST",
-                                .method_len = 4,
-                                .path = "/",
-                                .path_len = 1,
-                                .headers = hdrs,
-                                .header_count = 3,
-                                .body = json,
-                                .body_len = strlen(json)};
-        cs_sigv4_sign_config_init(&sc);
-        sc.region = k->region;
-        sc.service = "kinesis";
-        sc.access_key = k->ak;
-        sc.secret_key = k->sk;
-        sc.session_token = k->tok[0] ? k->tok : NULL;
-        sc.cache = k->keys;
-        st = cs_sigv4_sign(&sc, &req, auth, sizeof(auth), NULL, &sig);
-        if (st != CS_OK) {
-            snprintf(err, err_cap, "cannot sign the request: %s", cs_status_str(st));
-            curl_slist_free_all(h);
-            return st;
-        }
-        snprintf(line, sizeof(line), "Authorization: %s", auth);
-        t = curl_slist_append(h, line);
-        h = t ? t : h;
-        snprintf(line, sizeof(line), "X-Amz-Date: %s", sig.amz_date);
-        t = curl_slist_append(h, line);
-        h = t ? t : h;
-        if (k->tok[0]) {
-            snprintf(line, sizeof(line), "X-Amz-Security-Token: %s", k->tok);
-            t = curl_slist_append(h, line);
-            h = t ? t : h;
-        }
-    }
-    if (h == NULL) {
-        return CS_E_NOMEM;
-    }
-    hc.type = res->error_type;
-    hc.cap = sizeof(res->error_type);
     curl_easy_setopt(easy, CURLOPT_URL, url);
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(easy, CURLOPT_POST, 1L);
@@ -330,7 +241,7 @@ static cs_status do_call(CURL *easy, const struct call_ctx *k, const char *targe
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, body);
     curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(easy, CURLOPT_HEADERDATA, &hc);
+    curl_easy_setopt(easy, CURLOPT_HEADERDATA, res);
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)k->connect_timeout_ms);
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 120000L);
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
@@ -393,13 +304,14 @@ cs_status cs_records_call(const cs_records_consumer_config *cfg, const char *tar
     }
     *out = NULL;
     memset(&keys, 0, sizeof(keys));
-    load_creds(cfg, ak, sizeof(ak), sk, sizeof(sk), tok, sizeof(tok), &k.sign);
+    load_creds(cfg, ak, sizeof(ak), sk, sizeof(sk), tok, sizeof(tok), &k.signer.sign);
     k.endpoint = cfg->endpoint;
-    k.region = cfg->region ? cfg->region : "us-west-2";
-    k.ak = ak;
-    k.sk = sk;
-    k.tok = tok;
-    k.keys = &keys;
+    k.signer.region = cfg->region ? cfg->region : "us-west-2";
+    k.signer.service = "kinesis";
+    k.signer.access_key = ak;
+    k.signer.secret_key = sk;
+    k.signer.session_token = tok;
+    k.signer.cache = &keys;
     k.connect_timeout_ms = cfg->connect_timeout_ms ? cfg->connect_timeout_ms : 5000;
     easy = new_easy();
     if (easy == NULL) {
@@ -551,8 +463,15 @@ static cs_status answer_status(const cs_kvs_result *res)
 /* One call of the consumer; on CS_OK *doc is the parsed answer (an object). CS_AGAIN: throttled. */
 static cs_status call(cs_records_consumer *c, const char *target, json_t *req, json_t **doc)
 {
-    struct call_ctx k = {c->endpoint,      c->region, c->access_key, c->secret_key,
-                         c->session_token, c->sign,   &c->keys,      c->cfg.connect_timeout_ms};
+    struct call_ctx k = {.endpoint = c->endpoint,
+                         .signer = {.sign = c->sign,
+                                    .region = c->region,
+                                    .service = "kinesis",
+                                    .access_key = c->access_key,
+                                    .secret_key = c->secret_key,
+                                    .session_token = c->session_token,
+                                    .cache = &c->keys},
+                         .connect_timeout_ms = c->cfg.connect_timeout_ms};
     struct buf b = {0};
     cs_kvs_result res;
     char *json = json_dumps(req, JSON_COMPACT);

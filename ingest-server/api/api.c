@@ -57,12 +57,10 @@ struct cs_api {
 /* One request in flight. Owned by the stream (data) until submitted; then by the job until done.
  */
 struct req {
+    struct csi_api_body body; /* first: request.c finds it */
     cs_api *api;
     const struct op *op;
     cs_http_stream *s;
-    char *body;
-    size_t len;
-    size_t cap;
     bool in_flight;
     bool closed;
     char base_url[320];
@@ -662,7 +660,7 @@ static void req_free(struct req *r)
     if (r == NULL) {
         return;
     }
-    free(r->body);
+    csi_api_body_free(&r->body);
     free(r->out);
     free(r);
 }
@@ -718,10 +716,10 @@ static void job(void *arg)
     json_t *out = NULL;
     json_error_t err;
     r->status = 200;
-    if (r->len == 0) {
+    if (r->body.len == 0) {
         in = json_object();
     } else {
-        in = json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &err);
+        in = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &err);
         if (in == NULL) {
             fail(r, 400, "SerializationException", "The request body is not valid JSON: %s.",
                  err.text);
@@ -971,19 +969,22 @@ const char *csi_api_region(cs_api *api)
     return api->region != NULL ? api->region : "us-west-2";
 }
 
-/* Checks the signature on the loop thread. false: the request was answered with the error. */
-static bool authorize(struct req *r)
+/* csi_api_body_end()'s refusal (loop thread): a bad signature, or no worker took the job. */
+static void refuse(void *arg, int status, const char *type, const char *message)
 {
-    int status = 0;
-    const char *type = NULL;
-    char msg[512];
-    if (csi_api_verify(r->api, r->s, r->body, r->len, "kinesisvideo", &r->key, &status, &type, msg,
-                       sizeof(msg))) {
-        return true;
-    }
-    fail(r, status, type, "%s", msg);
-    return false;
+    struct req *r = arg;
+    fail(r, status, type, "%s", message);
+    respond(r);
 }
+
+static const struct csi_api_handler handler = {.service = "kinesisvideo",
+                                               .job = job,
+                                               .done = job_done,
+                                               .refuse = refuse,
+                                               .busy_status = 400,
+                                               .busy_type = "ClientLimitExceededException",
+                                               .busy_message =
+                                                   "The server is shutting down or busy."};
 
 static void on_request(cs_http_stream *s, void *user)
 {
@@ -1000,54 +1001,22 @@ static void on_request(cs_http_stream *s, void *user)
     cs_http_stream_set_data(s, r);
 }
 
-static void on_body(cs_http_stream *s, const uint8_t *data, size_t len, void *user)
-{
-    struct req *r = cs_http_stream_data(s);
-    (void)user;
-    if (r == NULL || len == 0) {
-        return;
-    }
-    if (r->len + len > r->cap) {
-        size_t cap = r->len + len;
-        char *nb = realloc(r->body, cap);
-        if (nb == NULL) {
-            cs_http_stream_abort(s);
-            return;
-        }
-        r->body = nb;
-        r->cap = cap;
-    }
-    memcpy(r->body + r->len, data, len);
-    r->len += len;
-}
-
 static void on_body_end(cs_http_stream *s, void *user)
 {
     struct req *r = cs_http_stream_data(s);
-    const char *host;
+    const char *host = cs_http_stream_header(s, "host");
     (void)user;
     if (r == NULL) {
         return;
     }
-    if (!authorize(r)) {
-        respond(r);
-        return;
-    }
-    host = cs_http_stream_header(s, "host");
+    /* What getDataEndpoint answers. */
     if (r->api->public_url) {
         snprintf(r->base_url, sizeof(r->base_url), "%s", r->api->public_url);
     } else {
         snprintf(r->base_url, sizeof(r->base_url), "%s://%s",
                  cs_http_stream_is_tls(s) ? "https" : "http", host ? host : "127.0.0.1");
     }
-    r->in_flight = true;
-    cs_http_stream_ref(s); /* released by job_done on the loop */
-    if (cs_http_server_submit(r->api->srv, job, job_done, r) != CS_OK) {
-        cs_http_stream_unref(s);
-        r->in_flight = false;
-        fail(r, 400, "ClientLimitExceededException", "The server is shutting down or busy.");
-        respond(r);
-    }
+    csi_api_body_end(r->api, s, r, &handler, &r->key, &r->in_flight);
 }
 
 static void on_close(cs_http_stream *s, cs_status why, void *user)
@@ -1055,13 +1024,7 @@ static void on_close(cs_http_stream *s, cs_status why, void *user)
     struct req *r = cs_http_stream_data(s);
     (void)why;
     (void)user;
-    if (r == NULL) {
-        return;
-    }
-    cs_http_stream_set_data(s, NULL);
-    if (r->in_flight) {
-        r->closed = true; /* job_done frees it */
-    } else {
+    if (r != NULL && csi_api_detach(s, r->in_flight, &r->closed)) {
         req_free(r);
     }
 }
@@ -1208,7 +1171,7 @@ cs_status cs_api_add_routes(cs_api *api, cs_http_server *srv)
         rt.path = ops[i].path;
         rt.flags = CS_HTTP_ROUTE_BUFFERED;
         rt.on_request = on_request;
-        rt.on_body = on_body;
+        rt.on_body = csi_api_on_body;
         rt.on_body_end = on_body_end;
         rt.on_close = on_close;
         rt.user = &api->routes[i];
@@ -1267,22 +1230,14 @@ bool csi_api_authorize(cs_api *api, cs_http_stream *s, const char *body, size_t 
         {"/getMediaForFragmentList", CS_API_READ},
     };
     const char *path = cs_http_stream_path(s);
-    struct req r;
+    const cs_api_credential *key = NULL;
     json_t *in = NULL;
     bool ok;
-    memset(&r, 0, sizeof(r));
-    r.api = api;
-    r.s = s;
-    r.body = (char *)body;
-    r.len = len;
-    ok = authorize(&r);
-    if (!ok) {
-        *status = r.status;
-        *error_type = r.error_type;
-        snprintf(message, cap, "%s", r.message);
+    if (!csi_api_verify(api, s, body, len, "kinesisvideo", &key, status, error_type, message,
+                        cap)) {
         return false;
     }
-    if (r.key == NULL || r.key->n_rules == 0) {
+    if (key == NULL || key->n_rules == 0) {
         return true;
     }
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
@@ -1291,21 +1246,21 @@ bool csi_api_authorize(cs_api *api, cs_http_stream *s, const char *body, size_t 
         }
         if (routes[i].rights == CS_API_WRITE) { /* PutMedia names its stream in headers */
             return names_ok(
-                r.key, routes[i].rights, path + 1, cs_http_stream_header(s, "x-amzn-stream-name"),
+                key, routes[i].rights, path + 1, cs_http_stream_header(s, "x-amzn-stream-name"),
                 cs_http_stream_header(s, "x-amzn-stream-arn"), status, error_type, message, cap);
         }
         /* A small JSON body (a buffered route): parsed here as well as in the job, only for
          * restricted keys. Not JSON: no stream named, refused. */
         in = len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
-        ok = json_is_object(in) && rights_ok(api, r.key, routes[i].rights, path + 1, in, status,
-                                             error_type, message, cap);
+        ok = json_is_object(in) &&
+             rights_ok(api, key, routes[i].rights, path + 1, in, status, error_type, message, cap);
         if (!json_is_object(in)) {
-            deny(r.key, path + 1, NULL, status, error_type, message, cap);
+            deny(key, path + 1, NULL, status, error_type, message, cap);
         }
         json_decref(in);
         return ok;
     }
-    deny(r.key, path[0] == '/' && path[1] ? path + 1 : "unknown", NULL, status, error_type, message,
+    deny(key, path[0] == '/' && path[1] ? path + 1 : "unknown", NULL, status, error_type, message,
          cap);
     return false;
 }
@@ -1362,8 +1317,8 @@ cs_status csi_api_run(cs_api *api, const char *path, const char *body, size_t le
     memset(&r, 0, sizeof(r));
     r.api = api;
     r.op = &ops[i];
-    r.body = (char *)body; /* job() only reads it */
-    r.len = len;
+    r.body.data = (char *)body; /* job() only reads it */
+    r.body.len = len;
     snprintf(r.base_url, sizeof(r.base_url), "%s", base_url ? base_url : "");
     job(&r);
     res->status = r.status;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What the files of api/ share: the KVS error/JSON response every handler sends, the api's SigV4
- * check for handlers that do their own request plumbing (putmedia.c, getmedia.c), the media-read
- * settings and route registration of getmedia.c, and csi_api_run() for the JSON fuzz target.
+ * check for handlers that do their own request plumbing (putmedia.c), the request plumbing of the
+ * buffered JSON routes (request.c), the media-read settings and route registration of
+ * getmedia.c, and csi_api_run() for the JSON fuzz target.
  */
 #ifndef CS_INGEST_API_INT_H
 #define CS_INGEST_API_INT_H
@@ -69,6 +70,69 @@ bool csi_api_key_allows(const cs_api_credential *key, unsigned rights, const cha
 bool csi_api_verify(cs_api *api, cs_http_stream *s, const char *body, size_t len,
                     const char *service, const cs_api_credential **key, int *status,
                     const char **error_type, char *message, size_t cap);
+
+/* ---- The buffered JSON routes' request plumbing (request.c; loop thread) -------------------- */
+
+/**
+ * A request body collected on the loop thread. It is the FIRST member of each buffered route's
+ * request struct (the stream's data, cs_http_stream_set_data()): csi_api_on_body() and
+ * csi_api_body_end() find it there. Freed with the request (csi_api_body_free()).
+ */
+struct csi_api_body {
+    char *data; /**< malloc'd, not NUL-terminated; NULL while empty */
+    size_t len;
+    size_t cap;
+};
+
+/** Reserves the body's announced size (content-length, up to 8 MiB) before it arrives; on no
+ * memory nothing is reserved (csi_api_on_body() allocates then). */
+void csi_api_body_reserve(struct csi_api_body *b, cs_http_stream *s);
+
+/** A route's on_body: appends to the csi_api_body that begins the stream's data (no data:
+ * ignored). Out of memory aborts the stream. */
+void csi_api_on_body(cs_http_stream *s, const uint8_t *data, size_t len, void *user);
+
+/** Frees the body's bytes and empties it (NULL-safe data). */
+void csi_api_body_free(struct csi_api_body *b);
+
+/**
+ * Hands a request to the worker pool: `job(arg)` on a worker, then `done(arg)` on the loop,
+ * which releases the stream reference taken here (cs_http_stream_unref(s)); `*in_flight` is true
+ * until done clears it (or frees the request). @return false when the pool refused the job (the
+ * server is stopping or busy): no reference is held and `*in_flight` is false again.
+ */
+bool csi_api_submit(cs_http_server *srv, cs_http_stream *s, cs_http_loop_fn job,
+                    cs_http_loop_fn done, void *arg, bool *in_flight);
+
+/** How a buffered route checks a complete request and runs it (csi_api_body_end()); static. */
+struct csi_api_handler {
+    /** SigV4 service for csi_api_verify() ("kinesisvideo", "kinesis"); NULL: csi_api_authorize()
+     * (the KVS media reads: also the key's right on the stream the body names). */
+    const char *service;
+    cs_http_loop_fn job;  /**< on a worker */
+    cs_http_loop_fn done; /**< then on the loop; see csi_api_submit() */
+    /** Fills the request's error and answers it now (loop thread). */
+    void (*refuse)(void *req, int status, const char *error_type, const char *message);
+    int busy_status; /**< the error when the pool refuses the job */
+    const char *busy_type;
+    const char *busy_message;
+};
+
+/**
+ * A buffered route's on_body_end for `req` (the stream's data, its csi_api_body first): checks
+ * the signature as `h->service` says, then csi_api_submit()s `h->job` and `h->done` with `req`;
+ * a refused signature or job is answered through `h->refuse`. `*key` (may be NULL) gets the
+ * signing key (NULL: auth is off) when `h->service` is set.
+ */
+void csi_api_body_end(cs_api *api, cs_http_stream *s, void *req, const struct csi_api_handler *h,
+                      const cs_api_credential **key, bool *in_flight);
+
+/**
+ * on_close's part of the hand-over: detaches the request from `s`. @return true when no job
+ * holds it (`in_flight` false): the caller frees it now; false: `*closed` is set and the job's
+ * done callback frees it.
+ */
+bool csi_api_detach(cs_http_stream *s, bool in_flight, bool *closed);
 
 /** The server the api submits its work to (set by cs_api_add_routes()). */
 cs_http_server *csi_api_server(cs_api *api);

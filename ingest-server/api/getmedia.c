@@ -37,11 +37,9 @@ enum kind { K_LIST, K_GET_MEDIA, K_FRAGMENT_LIST };
 /* One request. Owned by the stream (its data) while no job runs; by the job while one does
  * (in_flight); on_close during a job only marks it closed and the job's done frees it. */
 struct gm {
+    struct csi_api_body body; /* first: request.c finds it */
     const struct csi_gm_route *rt;
     cs_http_stream *s;
-    char *body;
-    size_t len;
-    size_t cap;
     bool in_flight;
     bool closed;
     /* Setup result. */
@@ -90,7 +88,7 @@ static void gm_free(struct gm *g)
         cs_metrics_gauge_add(cs_metrics_default(), CS_M_CONSUMERS, -1); /* consumer_started's */
     }
     csi_live_detach(&g->live);
-    free(g->body);
+    csi_api_body_free(&g->body);
     free(g->out);
     free(g->list);
     free(g->chunk);
@@ -454,7 +452,8 @@ static void setup_job(void *arg)
     json_t *in = NULL;
     json_error_t err;
     g->status = 200;
-    in = g->len ? json_loadb(g->body, g->len, JSON_REJECT_DUPLICATES, &err) : json_object();
+    in = g->body.len ? json_loadb(g->body.data, g->body.len, JSON_REJECT_DUPLICATES, &err)
+                     : json_object();
     if (!json_is_object(in)) {
         json_decref(in);
         fail(g, 400, "SerializationException", "The request body must be a JSON object.");
@@ -816,24 +815,27 @@ static void go_live(struct gm *g)
 /* Hands g to a fetch job (loop). false: the stream was aborted and g must be freed by on_close. */
 static bool submit_fetch(struct gm *g)
 {
-    g->in_flight = true;
-    cs_http_stream_ref(g->s);
-    if (cs_http_server_submit(g->rt->srv, fetch_job, fetch_done, g) == CS_OK) {
-        return true;
-    }
-    cs_http_stream_unref(g->s);
+    return csi_api_submit(g->rt->srv, g->s, fetch_job, fetch_done, g, &g->in_flight);
+}
+
+/* A job's done callback, back on the loop: false when the client went away meanwhile (g and the
+ * job's stream reference are released). */
+static bool job_back(struct gm *g)
+{
     g->in_flight = false;
-    return false;
+    if (g->closed || !cs_http_stream_is_open(g->s)) {
+        cs_http_stream_unref(g->s);
+        gm_free(g);
+        return false;
+    }
+    return true;
 }
 
 static void fetch_done(void *arg)
 {
     struct gm *g = arg;
     cs_http_stream *s = g->s;
-    g->in_flight = false;
-    if (g->closed || !cs_http_stream_is_open(s)) {
-        cs_http_stream_unref(s);
-        gm_free(g);
+    if (!job_back(g)) {
         return;
     }
     if (g->chunk_len) {
@@ -871,10 +873,7 @@ static void setup_done(void *arg)
 {
     struct gm *g = arg;
     cs_http_stream *s = g->s;
-    g->in_flight = false;
-    if (g->closed || !cs_http_stream_is_open(s)) {
-        cs_http_stream_unref(s);
-        gm_free(g);
+    if (!job_back(g)) {
         return;
     }
     if (g->error_type) {
@@ -906,45 +905,30 @@ static void on_request(cs_http_stream *s, void *user)
     cs_http_stream_set_data(s, g);
 }
 
-static void on_body(cs_http_stream *s, const uint8_t *data, size_t len, void *user)
+/* csi_api_body_end()'s refusal (loop thread): a bad signature or right, or no worker took it. */
+static void refuse(void *arg, int status, const char *type, const char *message)
 {
-    struct gm *g = cs_http_stream_data(s);
-    (void)user;
-    if (g == NULL || len == 0) {
-        return;
-    }
-    if (g->len + len > g->cap) {
-        char *nb = realloc(g->body, g->len + len);
-        if (nb == NULL) {
-            cs_http_stream_abort(s);
-            return;
-        }
-        g->body = nb;
-        g->cap = g->len + len;
-    }
-    memcpy(g->body + g->len, data, len);
-    g->len += len;
+    struct gm *g = arg;
+    fail(g, status, type, "%s", message);
+    respond_error(g);
 }
+
+/* The signature and the key's right on the stream (csi_api_authorize()), then setup_job. */
+static const struct csi_api_handler handler = {.service = NULL,
+                                               .job = setup_job,
+                                               .done = setup_done,
+                                               .refuse = refuse,
+                                               .busy_status = 400,
+                                               .busy_type = "ClientLimitExceededException",
+                                               .busy_message =
+                                                   "The server is shutting down or busy."};
 
 static void on_body_end(cs_http_stream *s, void *user)
 {
     struct gm *g = cs_http_stream_data(s);
     (void)user;
-    if (g == NULL) {
-        return;
-    }
-    if (!csi_api_authorize(g->rt->api, s, g->body, g->len, &g->status, &g->error_type, g->message,
-                           sizeof(g->message))) {
-        respond_error(g);
-        return;
-    }
-    g->in_flight = true;
-    cs_http_stream_ref(s);
-    if (cs_http_server_submit(g->rt->srv, setup_job, setup_done, g) != CS_OK) {
-        cs_http_stream_unref(s);
-        g->in_flight = false;
-        fail(g, 400, "ClientLimitExceededException", "The server is shutting down or busy.");
-        respond_error(g);
+    if (g != NULL) {
+        csi_api_body_end(g->rt->api, s, g, &handler, NULL, &g->in_flight);
     }
 }
 
@@ -960,16 +944,15 @@ static void on_writable(cs_http_stream *s, void *user)
 static void on_close(cs_http_stream *s, cs_status why, void *user)
 {
     struct gm *g = cs_http_stream_data(s);
+    bool free_now;
     (void)why;
     (void)user;
     if (g == NULL) {
         return;
     }
-    cs_http_stream_set_data(s, NULL);
+    free_now = csi_api_detach(s, g->in_flight, &g->closed);
     csi_live_detach(&g->live);
-    if (g->in_flight) {
-        g->closed = true; /* the job's done frees it */
-    } else {
+    if (free_now) {
         gm_free(g);
     }
 }
@@ -986,7 +969,7 @@ cs_status csi_getmedia_add_routes(cs_api *api, cs_http_server *srv, struct csi_a
         rt.path = paths[i];
         rt.flags = CS_HTTP_ROUTE_BUFFERED;
         rt.on_request = on_request;
-        rt.on_body = on_body;
+        rt.on_body = csi_api_on_body;
         rt.on_body_end = on_body_end;
         rt.on_writable = on_writable;
         rt.on_close = on_close;

@@ -33,13 +33,12 @@
 #define E_DENIED "AccessDeniedException"
 
 struct kreq {
+    struct csi_api_body body; /* first: request.c finds it */
     cs_api *api;
     csi_kds_store *store;
     cs_http_stream *s;
     char op[64];
     bool cbor;
-    char *body;
-    size_t len, cap;
     const cs_api_credential *key;
     bool in_flight, closed;
     char changed[CSI_KDS_MAX_STREAM_NAME + 1]; /* a write op succeeded: wake its subscriptions */
@@ -819,27 +818,7 @@ static json_t *op_get_records(struct kreq *r, json_t *in, const char *name)
     if (res.has_next) {
         json_object_set_new(out, "NextShardIterator", json_string(res.next));
     } else {
-        json_t *kids = json_array();
-        for (size_t k = 0; k < res.n_children; k++) {
-            const csi_kds_shard *c = &res.child_shards[k];
-            char id[CSI_KDS_SHARD_ID_LEN + 1], a[CSI_KDS_U128_MAX_TEXT], b[CSI_KDS_U128_MAX_TEXT];
-            json_t *parents = json_array();
-            if (c->parent >= 0) {
-                csi_kds_shard_id((uint32_t)c->parent, id);
-                json_array_append_new(parents, json_string(id));
-            }
-            if (c->adjacent_parent >= 0) {
-                csi_kds_shard_id((uint32_t)c->adjacent_parent, id);
-                json_array_append_new(parents, json_string(id));
-            }
-            csi_kds_shard_id(c->index, id);
-            csi_kds_u128_format(c->start, a);
-            csi_kds_u128_format(c->end, b);
-            json_array_append_new(kids, json_pack("{s:s,s:o,s:{s:s,s:s}}", "ShardId", id,
-                                                  "ParentShards", parents, "HashKeyRange",
-                                                  "StartingHashKey", a, "EndingHashKey", b));
-        }
-        json_object_set_new(out, "ChildShards", kids);
+        json_object_set_new(out, "ChildShards", csi_kds_children_json(&res));
     }
     if (recs == NULL) {
         /* Splice: the records written by hand, then the rest of the members. */
@@ -1125,7 +1104,7 @@ static bool fast_put(struct kreq *r, const struct kop *op)
     if (fp == NULL) {
         return false;
     }
-    if (!csi_kds_fast_put_parse(r->body, r->len, op->fn == op_put_record, fp)) {
+    if (!csi_kds_fast_put_parse(r->body.data, r->body.len, op->fn == op_put_record, fp)) {
         free(fp);
         return false;
     }
@@ -1170,14 +1149,14 @@ static void run_op(struct kreq *r)
         return; /* a clean PutRecord(s): no JSON tree (kds_fastjson.c) */
     }
     if (r->cbor) {
-        if (csi_kds_cbor_to_json((const uint8_t *)r->body, r->len, &in, why, sizeof(why)) !=
-            CS_OK) {
+        if (csi_kds_cbor_to_json((const uint8_t *)r->body.data, r->body.len, &in, why,
+                                 sizeof(why)) != CS_OK) {
             kfail(r, 400, "SerializationException", "The request body is not valid: %s.", why);
             return;
         }
     } else {
         json_error_t err;
-        in = json_loadb(r->len ? r->body : "{}", r->len ? r->len : 2, 0, &err);
+        in = json_loadb(r->body.len ? r->body.data : "{}", r->body.len ? r->body.len : 2, 0, &err);
         if (!json_is_object(in)) {
             json_decref(in);
             kfail(r, 400, "SerializationException", "The request body is not a JSON object: %s",
@@ -1264,7 +1243,10 @@ static void respond(struct kreq *r)
     if (cs_http_stream_respond(r->s, r->status ? r->status : 500, h, n, (int64_t)r->out_len) ==
         CS_OK) {
         if (r->out_len > 0) {
-            cs_http_stream_write(r->s, r->out, r->out_len);
+            /* handed over without a copy (a GetRecords answer can be megabytes) */
+            cs_http_stream_write_owned(r->s, r->out, r->out_len);
+            r->out = NULL;
+            r->out_len = 0;
         }
         cs_http_stream_finish(r->s);
     }
@@ -1272,7 +1254,7 @@ static void respond(struct kreq *r)
 
 static void free_req(struct kreq *r)
 {
-    free(r->body);
+    csi_api_body_free(&r->body);
     free(r->out);
     free(r);
 }
@@ -1315,59 +1297,33 @@ static void on_request(cs_http_stream *s, void *user)
         snprintf(r->op, sizeof(r->op), "%s", target); /* run_op: op_lease */
     }
     r->cbor = ctype != NULL && strstr(ctype, "cbor") != NULL;
-    {
-        /* The body's buffer at its announced size (a 500-record PutRecords is ~90 KB): no
-         * realloc copies as it arrives. Bounded; a wrong length only costs a realloc. */
-        const char *cl = cs_http_stream_header(s, "content-length");
-        unsigned long long n = cl != NULL ? strtoull(cl, NULL, 10) : 0;
-        if (n > 0 && n <= 8ull * 1024 * 1024) {
-            r->body = malloc((size_t)n);
-            r->cap = r->body != NULL ? (size_t)n : 0;
-        }
-    }
+    /* The body's buffer at its announced size (a 500-record PutRecords is ~90 KB). */
+    csi_api_body_reserve(&r->body, s);
     cs_http_stream_set_data(s, r);
 }
 
-static void on_body(cs_http_stream *s, const uint8_t *data, size_t len, void *user)
+/* csi_api_body_end()'s refusal (loop thread): a bad signature, or no worker took the job. */
+static void refuse(void *arg, int status, const char *type, const char *message)
 {
-    struct kreq *r = cs_http_stream_data(s);
-    (void)user;
-    if (r == NULL || len == 0) {
-        return;
-    }
-    if (r->len + len > r->cap) {
-        size_t cap = (r->len + len) * 2;
-        char *nb = realloc(r->body, cap);
-        if (nb == NULL) {
-            cs_http_stream_abort(s);
-            return;
-        }
-        r->body = nb;
-        r->cap = cap;
-    }
-    memcpy(r->body + r->len, data, len);
-    r->len += len;
+    struct kreq *r = arg;
+    kfail(r, status, type, "%s", message);
+    respond(r);
 }
+
+static const struct csi_api_handler handler = {.service = "kinesis",
+                                               .job = job,
+                                               .done = job_done,
+                                               .refuse = refuse,
+                                               .busy_status = 500,
+                                               .busy_type = E_INTERNAL,
+                                               .busy_message = "The server is stopping."};
 
 static void on_body_end(cs_http_stream *s, void *user)
 {
     struct kreq *r = cs_http_stream_data(s);
     (void)user;
-    if (r == NULL) {
-        return;
-    }
-    if (!csi_api_verify(r->api, s, r->body, r->len, "kinesis", &r->key, &r->status, &r->error_type,
-                        r->message, sizeof(r->message))) {
-        respond(r);
-        return;
-    }
-    r->in_flight = true;
-    cs_http_stream_ref(s);
-    if (cs_http_server_submit(csi_api_server(r->api), job, job_done, r) != CS_OK) {
-        cs_http_stream_unref(s);
-        r->in_flight = false;
-        kfail(r, 500, E_INTERNAL, "The server is stopping.");
-        respond(r);
+    if (r != NULL) {
+        csi_api_body_end(r->api, s, r, &handler, &r->key, &r->in_flight);
     }
 }
 
@@ -1376,13 +1332,7 @@ static void on_close(cs_http_stream *s, cs_status why, void *user)
     struct kreq *r = cs_http_stream_data(s);
     (void)why;
     (void)user;
-    if (r == NULL) {
-        return;
-    }
-    cs_http_stream_set_data(s, NULL);
-    if (r->in_flight) {
-        r->closed = true; /* job_done frees it */
-    } else {
+    if (r != NULL && csi_api_detach(s, r->in_flight, &r->closed)) {
         free_req(r);
     }
 }
@@ -1402,7 +1352,7 @@ cs_status csi_kds_add_routes(cs_api *api, cs_http_server *srv, csi_kds_store *st
     rt.header_value = TARGET_PREFIX "*";
     rt.flags = CS_HTTP_ROUTE_BUFFERED;
     rt.on_request = on_request;
-    rt.on_body = on_body;
+    rt.on_body = csi_api_on_body;
     rt.on_body_end = on_body_end;
     rt.on_close = on_close;
     rt.user = &route;
@@ -1426,8 +1376,8 @@ cs_status csi_kds_run(cs_api *api, struct csi_kds_store *store, const char *op, 
     r.store = store;
     snprintf(r.op, sizeof(r.op), "%s", op);
     r.cbor = cbor;
-    r.body = (char *)body;
-    r.len = len;
+    r.body.data = (char *)body;
+    r.body.len = len;
     run_op(&r);
     memset(res, 0, sizeof(*res));
     res->status = r.status;

@@ -33,6 +33,10 @@ struct csi_kds_err {
 json_t *csi_kds_consumer_op(cs_api *api, csi_kds_store *store, const cs_api_credential *key,
                             const char *op, json_t *in, struct csi_kds_err *err);
 
+/** The `ChildShards` of a read that reached its shard's end (GetRecords, SubscribeToShardEvent):
+ * each child's ShardId, ParentShards and HashKeyRange. Any thread. */
+json_t *csi_kds_children_json(const csi_kds_get_result *res);
+
 /** Number of consumers registered on `stream` (0 when it has none or on an error). Worker. */
 uint32_t csi_kds_consumer_count(csi_kds_store *store, const char *stream);
 

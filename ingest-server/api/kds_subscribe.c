@@ -220,12 +220,11 @@ static struct subctx {
 } g_ctx;
 
 struct sub {
+    struct csi_api_body body; /* the request's; first: request.c finds it */
     cs_http_stream *s;
     struct sub *prev, *next;
     bool listed;
     /* the request */
-    char *body;
-    size_t len, cap;
     bool cbor;
     const cs_api_credential *key;
     /* what it subscribes */
@@ -288,7 +287,7 @@ static void list(struct sub *u)
 static void free_sub(struct sub *u)
 {
     unlist(u);
-    free(u->body);
+    csi_api_body_free(&u->body);
     free(u->ev);
     free(u);
 }
@@ -380,7 +379,7 @@ static bool on_record(void *ctx, const csi_kds_record *rec)
     return true;
 }
 
-static json_t *children_json(const csi_kds_get_result *res)
+json_t *csi_kds_children_json(const csi_kds_get_result *res)
 {
     json_t *kids = json_array();
     for (size_t k = 0; k < res->n_children; k++) {
@@ -446,7 +445,7 @@ static void read_job(void *arg)
         /* The end of a closed shard: no continuation (as the service: KCL's shard-end signal),
          * its children instead. */
         u->at_end = true;
-        json_object_set_new(ev, "ChildShards", children_json(&res));
+        json_object_set_new(ev, "ChildShards", csi_kds_children_json(&res));
     }
     if (u->cbor) {
         if (csi_kds_json_to_cbor(ev, &payload, &plen) != CS_OK) {
@@ -485,12 +484,8 @@ static void maybe_read(struct sub *u)
         cs_http_stream_want_writable(u->s); /* on_writable comes back here */
         return;
     }
-    u->busy = true;
     u->pending = false;
-    cs_http_stream_ref(u->s);
-    if (cs_http_server_submit(g_ctx.srv, read_job, read_done, u) != CS_OK) {
-        u->busy = false;
-        cs_http_stream_unref(u->s);
+    if (!csi_api_submit(g_ctx.srv, u->s, read_job, read_done, u, &u->busy)) {
         finish(u); /* the server is stopping */
     }
 }
@@ -617,14 +612,14 @@ static void start_job(void *arg)
     int type = -1;
     cs_status st;
     if (u->cbor) {
-        if (csi_kds_cbor_to_json((const uint8_t *)u->body, u->len, &in, why, sizeof(why)) !=
-            CS_OK) {
+        if (csi_kds_cbor_to_json((const uint8_t *)u->body.data, u->body.len, &in, why,
+                                 sizeof(why)) != CS_OK) {
             efail(e, 400, "SerializationException", "The request body is not valid: %s.", why);
             return;
         }
     } else {
         json_error_t jerr;
-        in = json_loadb(u->len ? u->body : "{}", u->len ? u->len : 2, 0, &jerr);
+        in = json_loadb(u->body.len ? u->body.data : "{}", u->body.len ? u->body.len : 2, 0, &jerr);
     }
     if (!json_is_object(in)) {
         json_decref(in);
@@ -788,46 +783,28 @@ static void on_request(cs_http_stream *s, void *user)
     cs_http_stream_set_data(s, u);
 }
 
-static void on_body(cs_http_stream *s, const uint8_t *data, size_t len, void *user)
+/* csi_api_body_end()'s refusal (loop thread): a bad signature, or no worker took the start. */
+static void refuse(void *arg, int status, const char *type, const char *message)
 {
-    struct sub *u = cs_http_stream_data(s);
-    (void)user;
-    if (u == NULL || len == 0) {
-        return;
-    }
-    if (u->len + len > u->cap) {
-        size_t cap = (u->len + len) * 2;
-        char *nb = realloc(u->body, cap);
-        if (nb == NULL) {
-            cs_http_stream_abort(s);
-            return;
-        }
-        u->body = nb;
-        u->cap = cap;
-    }
-    memcpy(u->body + u->len, data, len);
-    u->len += len;
+    struct sub *u = arg;
+    efail(&u->err, status, type, "%s", message);
+    respond_error(u);
 }
+
+static const struct csi_api_handler handler = {.service = "kinesis",
+                                               .job = start_job,
+                                               .done = start_done,
+                                               .refuse = refuse,
+                                               .busy_status = 500,
+                                               .busy_type = E_INTERNAL,
+                                               .busy_message = "The server is stopping."};
 
 static void on_body_end(cs_http_stream *s, void *user)
 {
     struct sub *u = cs_http_stream_data(s);
     (void)user;
-    if (u == NULL) {
-        return;
-    }
-    if (!csi_api_verify(g_ctx.api, s, u->body, u->len, "kinesis", &u->key, &u->err.status,
-                        &u->err.type, u->err.message, sizeof(u->err.message))) {
-        respond_error(u);
-        return;
-    }
-    u->busy = true;
-    cs_http_stream_ref(s);
-    if (cs_http_server_submit(g_ctx.srv, start_job, start_done, u) != CS_OK) {
-        u->busy = false;
-        cs_http_stream_unref(s);
-        efail(&u->err, 500, E_INTERNAL, "The server is stopping.");
-        respond_error(u);
+    if (u != NULL) {
+        csi_api_body_end(g_ctx.api, s, u, &handler, &u->key, &u->busy);
     }
 }
 
@@ -843,16 +820,15 @@ static void on_writable(cs_http_stream *s, void *user)
 static void on_close(cs_http_stream *s, cs_status why, void *user)
 {
     struct sub *u = cs_http_stream_data(s);
+    bool free_now;
     (void)why;
     (void)user;
     if (u == NULL) {
         return;
     }
-    cs_http_stream_set_data(s, NULL);
+    free_now = csi_api_detach(s, u->busy, &u->closed);
     unlist(u);
-    if (u->busy) {
-        u->closed = true; /* the job's done callback frees it */
-    } else {
+    if (free_now) {
         free_sub(u);
     }
 }
@@ -889,7 +865,7 @@ cs_status csi_kds_sub_add_routes(cs_api *api, cs_http_server *srv, csi_kds_store
     rt.header_value = TARGET;
     rt.flags = CS_HTTP_ROUTE_BUFFERED;
     rt.on_request = on_request;
-    rt.on_body = on_body;
+    rt.on_body = csi_api_on_body;
     rt.on_body_end = on_body_end;
     rt.on_writable = on_writable;
     rt.on_close = on_close;
@@ -917,8 +893,8 @@ cs_status csi_kds_sub_run(cs_api *api, csi_kds_store *store, const uint8_t *body
     }
     g_ctx.api = api;
     g_ctx.store = store;
-    u->body = (char *)body;
-    u->len = len;
+    u->body.data = (char *)body;
+    u->body.len = len;
     u->cbor = cbor;
     start_job(u);
     if (u->err.type == NULL) {
@@ -935,7 +911,7 @@ cs_status csi_kds_sub_run(cs_api *api, csi_kds_store *store, const uint8_t *body
         *records = u->nrec;
     }
     *err = u->err;
-    u->body = NULL;
+    u->body.data = NULL; /* the caller's */
     free_sub(u);
     g_ctx.store = NULL;
     return CS_OK;

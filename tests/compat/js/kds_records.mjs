@@ -6,75 +6,16 @@
 // DescribeStreamSummary and a ResourceNotFoundException, against the real camstream-ingest. The
 // server's debug log must show the connections spoke HTTP/2.
 // Usage: node kds_records.mjs PATH/TO/camstream-ingest [NODE_MODULES_PREFIX]
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 
-const AK = "AKIDEXAMPLE";
-const SK = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
-const REGION = "us-west-2";
+import { AK, REGION, SK, check, failures, protoCounts, setup, startServer } from "./common.mjs";
 
-const binary = process.argv[2];
-if (!binary) {
-    console.error("usage: node kds_records.mjs PATH/TO/camstream-ingest [NODE_MODULES_PREFIX]");
-    process.exit(2);
-}
-const prefix = resolve(process.argv[3] ?? dirname(fileURLToPath(import.meta.url)));
-const require = createRequire(join(prefix, "package.json"));
-let k;
-try {
-    k = require("@aws-sdk/client-kinesis");
-} catch (e) {
-    console.error(`FAIL cannot load @aws-sdk/client-kinesis from ${prefix}/node_modules: ${e.message}`);
-    process.exit(1);
-}
-const failures = [];
-function check(cond, what) {
-    console.log((cond ? "ok   " : "FAIL ") + what);
-    if (!cond) {
-        failures.push(what);
-    }
-}
-for (const v of ["AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                 "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KINESIS", "AWS_REGION"]) {
-    delete process.env[v];
-}
-process.env.AWS_EC2_METADATA_DISABLED = "true";
-const tmp = mkdtempSync(join(tmpdir(), "cs-compat-js-kds-"));
-process.env.AWS_CONFIG_FILE = join(tmp, "none");
-process.env.AWS_SHARED_CREDENTIALS_FILE = join(tmp, "none");
-
-let stopping = false;
-const srv = spawn(binary, ["--listen", "127.0.0.1:0", "--data-dir", join(tmp, "data"),
-                           "--access-key", AK, "--secret-key", SK, "--log-level", "debug"],
-                  { stdio: ["ignore", "pipe", "pipe"] });
-let stderr = "";
-srv.stderr.setEncoding("utf8");
-srv.stderr.on("data", (d) => { stderr += d; });
-srv.on("exit", (code, sig) => {
-    if (!stopping) {
-        console.log(`FAIL server exited early (${code ?? sig})\n${stderr}`);
-        process.exit(1);
-    }
-});
-const banner = await new Promise((ok, fail) => {
-    let out = "";
-    const timer = setTimeout(() => fail(new Error("no banner within 10 s")), 10000);
-    srv.stdout.setEncoding("utf8");
-    srv.stdout.on("data", (d) => {
-        out += d;
-        const nl = out.indexOf("\n");
-        if (nl >= 0) {
-            clearTimeout(timer);
-            ok(out.slice(0, nl).trim());
-        }
-    });
-});
-const endpoint = banner.split(" ").pop();
-check(endpoint.startsWith("http://127.0.0.1:"), "server up: " + banner);
+const { binary, mods: [k], tmp } = setup("kds_records.mjs", ["@aws-sdk/client-kinesis"],
+                                         "AWS_ENDPOINT_URL_KINESIS", "cs-compat-js-kds-");
+const st = await startServer(binary, join(tmp, "data"));
+const endpoint = st.endpoint;
+check(endpoint.startsWith("http://127.0.0.1:"), "server up: " + st.banner);
 
 const client = new k.KinesisClient({
     endpoint, region: REGION, credentials: { accessKeyId: AK, secretAccessKey: SK }, maxAttempts: 1,
@@ -132,11 +73,10 @@ try {
     check(false, `unexpected error: ${e.name}: ${e.message}`);
 }
 await new Promise((r) => setTimeout(r, 200));
-const h2 = (stderr.match(/connection speaks HTTP\/2/g) ?? []).length;
-const h1 = (stderr.match(/connection speaks HTTP\/1\.1/g) ?? []).length;
+const { h1, h2 } = protoCounts(st);
 check(h2 > 0 && h1 === 0, `the default handler spoke HTTP/2 (h2c): ${h2} HTTP/2, ${h1} HTTP/1.1 connections`);
-stopping = true;
-srv.kill("SIGTERM");
+st.stopping = true;
+st.srv.kill("SIGTERM");
 client.destroy();
 if (failures.length === 0) {
     rmSync(tmp, { recursive: true, force: true });

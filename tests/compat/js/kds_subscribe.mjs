@@ -9,80 +9,20 @@
 // (ALPN; the throwaway certificate is accepted with NODE_TLS_REJECT_UNAUTHORIZED=0, which leaves
 // the handler the default one). The server's debug log must show only HTTP/2 connections.
 // Usage: node kds_subscribe.mjs PATH/TO/camstream-ingest [NODE_MODULES_PREFIX]
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { spawnSync } from "node:child_process";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 
-const AK = "AKIDEXAMPLE";
-const SK = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
-const REGION = "us-west-2";
+import { AK, REGION, SK, check, failures, protoCounts, setup, startServer } from "./common.mjs";
+
 const ACCOUNT = "123456789012";
 
-const binary = process.argv[2];
-if (!binary) {
-    console.error("usage: node kds_subscribe.mjs PATH/TO/camstream-ingest [NODE_MODULES_PREFIX]");
-    process.exit(2);
-}
-const prefix = resolve(process.argv[3] ?? dirname(fileURLToPath(import.meta.url)));
-const require = createRequire(join(prefix, "package.json"));
-let k;
-try {
-    k = require("@aws-sdk/client-kinesis");
-} catch (e) {
-    console.error(`FAIL cannot load @aws-sdk/client-kinesis from ${prefix}/node_modules: ${e.message}`);
-    process.exit(1);
-}
-const failures = [];
-function check(cond, what) {
-    console.log((cond ? "ok   " : "FAIL ") + what);
-    if (!cond) {
-        failures.push(what);
-    }
-}
-for (const v of ["AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                 "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KINESIS", "AWS_REGION"]) {
-    delete process.env[v];
-}
-process.env.AWS_EC2_METADATA_DISABLED = "true";
-const tmp = mkdtempSync(join(tmpdir(), "cs-compat-js-sub-"));
-process.env.AWS_CONFIG_FILE = join(tmp, "none");
-process.env.AWS_SHARED_CREDENTIALS_FILE = join(tmp, "none");
+const { binary, mods: [k], tmp } = setup("kds_subscribe.mjs", ["@aws-sdk/client-kinesis"],
+                                         "AWS_ENDPOINT_URL_KINESIS", "cs-compat-js-sub-");
 
-async function startServer(dir, extra) {
-    const srv = spawn(binary, ["--listen", "127.0.0.1:0", "--data-dir", join(tmp, dir),
-                               "--access-key", AK, "--secret-key", SK, "--log-level", "debug",
-                               ...extra],
-                      { stdio: ["ignore", "pipe", "pipe"],
-                        env: { ...process.env, CS_KDS_SUBSCRIBE_TAKEOVER_MS: "600000",
-                               CS_KDS_SUBSCRIBE_HEARTBEAT_MS: "600000" } });
-    const st = { srv, stderr: "", stopping: false };
-    srv.stderr.setEncoding("utf8");
-    srv.stderr.on("data", (d) => { st.stderr += d; });
-    srv.on("exit", (code, sig) => {
-        if (!st.stopping) {
-            console.log(`FAIL server exited early (${code ?? sig})\n${st.stderr}`);
-            process.exit(1);
-        }
-    });
-    st.banner = await new Promise((ok, fail) => {
-        let out = "";
-        const timer = setTimeout(() => fail(new Error("no banner within 10 s")), 10000);
-        srv.stdout.setEncoding("utf8");
-        srv.stdout.on("data", (d) => {
-            out += d;
-            const nl = out.indexOf("\n");
-            if (nl >= 0) {
-                clearTimeout(timer);
-                ok(out.slice(0, nl).trim());
-            }
-        });
-    });
-    st.endpoint = st.banner.split(" ").pop();
-    return st;
-}
+// The server under test: a second subscription is refused (no takeover), no heartbeat events.
+const startServerAt = (dir, extra) => startServer(binary, join(tmp, dir), extra, {
+    ...process.env, CS_KDS_SUBSCRIBE_TAKEOVER_MS: "600000", CS_KDS_SUBSCRIBE_HEARTBEAT_MS: "600000" });
 
 // Iterates an event stream until `want` records arrived; `onFirst` runs after the first event.
 async function collect(stream, want, onFirst) {
@@ -177,8 +117,7 @@ async function run(label, st) {
     }
     client.destroy();
     await new Promise((r) => setTimeout(r, 200));
-    const h2 = (st.stderr.match(/connection speaks HTTP\/2/g) ?? []).length;
-    const h1 = (st.stderr.match(/connection speaks HTTP\/1\.1/g) ?? []).length;
+    const { h1, h2 } = protoCounts(st);
     check(h2 > 0 && h1 === 0, `${label} the default handler spoke HTTP/2: ${h2} HTTP/2, ${h1} HTTP/1.1 connections`);
     st.stopping = true;
     const exited = new Promise((r) => st.srv.once("exit", (code) => r(code)));
@@ -188,7 +127,7 @@ async function run(label, st) {
     check(code === 0 && bad.length === 0, `${label} server exits 0 on SIGTERM, no sanitizer report ${bad}`);
 }
 
-const plain = await startServer("data", []);
+const plain = await startServerAt("data", []);
 check(plain.endpoint.startsWith("http://127.0.0.1:"), "server up: " + plain.banner);
 await run("h2c", plain);
 
@@ -201,7 +140,7 @@ if (ossl.status !== 0) {
     check(false, `openssl could not make a certificate: ${ossl.stderr}`);
 } else {
     process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
-    const tls = await startServer("data-tls", ["--tls-cert", cert, "--tls-key", key]);
+    const tls = await startServerAt("data-tls", ["--tls-cert", cert, "--tls-key", key]);
     check(tls.endpoint.startsWith("https://127.0.0.1:"), "TLS server up: " + tls.banner);
     await run("h2/TLS", tls);
 }

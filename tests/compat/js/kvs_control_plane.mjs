@@ -9,90 +9,19 @@
 // of each connection; the test checks that each pass used the protocol it claims.
 // Usage: node kvs_control_plane.mjs PATH/TO/camstream-ingest [NODE_MODULES_PREFIX]
 // (the prefix is where `npm ci` ran; default: this file's directory). Exits non-zero on failure.
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 
-const AK = "AKIDEXAMPLE";
-const SK = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
-const REGION = "us-west-2";
+import { AK, REGION, SK, check, failures, protoCounts, setup, startServer } from "./common.mjs";
 
-const binary = process.argv[2];
-if (!binary) {
-    console.error("usage: node kvs_control_plane.mjs PATH/TO/camstream-ingest [NODE_MODULES_PREFIX]");
-    process.exit(2);
-}
-const prefix = resolve(process.argv[3] ?? dirname(fileURLToPath(import.meta.url)));
-const require = createRequire(join(prefix, "package.json"));
-let kv, smithy;
-try {
-    kv = require("@aws-sdk/client-kinesis-video");
-    smithy = require("@smithy/node-http-handler");
-} catch (e) {
-    console.error(`FAIL cannot load the AWS SDK from ${prefix}/node_modules (run npm ci there): ${e.message}`);
-    process.exit(1);
-}
+const { binary, require, mods: [kv, smithy], tmp } = setup(
+    "kvs_control_plane.mjs", ["@aws-sdk/client-kinesis-video", "@smithy/node-http-handler"],
+    "AWS_ENDPOINT_URL_KINESIS_VIDEO", "cs-compat-js-");
 const sdkVersion = require("@aws-sdk/client-kinesis-video/package.json").version;
 
-const failures = [];
-function check(cond, what) {
-    console.log((cond ? "ok   " : "FAIL ") + what);
-    if (!cond) {
-        failures.push(what);
-    }
-}
-
-// No profile, env or IMDS lookups: the client gets everything explicitly.
-for (const k of ["AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                 "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KINESIS_VIDEO", "AWS_REGION"]) {
-    delete process.env[k];
-}
-process.env.AWS_EC2_METADATA_DISABLED = "true";
-
-const tmp = mkdtempSync(join(tmpdir(), "cs-compat-js-"));
-process.env.AWS_CONFIG_FILE = join(tmp, "none");
-process.env.AWS_SHARED_CREDENTIALS_FILE = join(tmp, "none");
-
-const srv = spawn(binary, ["--listen", "127.0.0.1:0", "--data-dir", join(tmp, "data"),
-                           "--access-key", AK, "--secret-key", SK, "--log-level", "debug"],
-                  { stdio: ["ignore", "pipe", "pipe"] });
-let stderr = "";
-srv.stderr.setEncoding("utf8");
-srv.stderr.on("data", (d) => { stderr += d; });
-srv.on("exit", (code, sig) => {
-    if (!stopping) {
-        console.log(`FAIL server exited early (${code ?? sig})\n${stderr}`);
-        process.exit(1);
-    }
-});
-let stopping = false;
-
-const banner = await new Promise((ok, fail) => {
-    let out = "";
-    const timer = setTimeout(() => fail(new Error("no banner within 10 s")), 10000);
-    srv.stdout.setEncoding("utf8");
-    srv.stdout.on("data", (d) => {
-        out += d;
-        const nl = out.indexOf("\n");
-        if (nl >= 0) {
-            clearTimeout(timer);
-            ok(out.slice(0, nl).trim());
-        }
-    });
-});
-check(banner.startsWith("camstream-ingest listening on http://127.0.0.1:"), "banner: " + banner);
-const endpoint = banner.split(" ").pop();
-
-// Connections the server saw, by protocol (its debug log: "connection speaks HTTP/1.1|HTTP/2").
-function protoCounts() {
-    return {
-        h1: (stderr.match(/connection speaks HTTP\/1\.1/g) ?? []).length,
-        h2: (stderr.match(/connection speaks HTTP\/2/g) ?? []).length,
-    };
-}
+const st = await startServer(binary, join(tmp, "data"));
+check(st.banner.startsWith("camstream-ingest listening on http://127.0.0.1:"), "banner: " + st.banner);
+const endpoint = st.endpoint;
 const settle = () => new Promise((r) => setTimeout(r, 200)); // let the server log reach us
 
 async function expectError(p, name, status, what) {
@@ -237,10 +166,10 @@ let code = 1;
 try {
     console.log(`# @aws-sdk/client-kinesis-video ${sdkVersion}, node ${process.version}, ${endpoint}`);
     // client-kinesis-video's default handler is NodeHttpHandler (HTTP/1.1), unlike client-kinesis.
-    let before = protoCounts();
+    let before = protoCounts(st);
     await pass("default request handler (NodeHttpHandler: HTTP/1.1)", undefined, "h1");
     await settle();
-    let after = protoCounts();
+    let after = protoCounts(st);
     check(after.h1 > before.h1 && after.h2 === before.h2,
           `default handler went over HTTP/1.1 (server saw ${after.h1 - before.h1} HTTP/1.1, ` +
           `${after.h2 - before.h2} HTTP/2 connections)`);
@@ -249,7 +178,7 @@ try {
     const h2 = new smithy.NodeHttp2Handler({ requestTimeout: 10000, sessionTimeout: 10000 });
     await pass("NodeHttp2Handler (HTTP/2, prior knowledge on http://)", h2, "h2");
     await settle();
-    after = protoCounts();
+    after = protoCounts(st);
     check(after.h2 > before.h2 && after.h1 === before.h1,
           `NodeHttp2Handler went over HTTP/2 (server saw ${after.h2 - before.h2} HTTP/2, ` +
           `${after.h1 - before.h1} HTTP/1.1 connections)`);
@@ -257,12 +186,12 @@ try {
 } catch (err) {
     console.log(`FAIL ${err.stack ?? err}`);
 } finally {
-    stopping = true;
-    srv.kill("SIGTERM");
-    const rc = await new Promise((r) => srv.on("exit", (c) => r(c)));
+    st.stopping = true;
+    st.srv.kill("SIGTERM");
+    const rc = await new Promise((r) => st.srv.on("exit", (c) => r(c)));
     check(rc === 0, `server stopped cleanly (exit ${rc})`);
     if (rc !== 0 || failures.length) {
-        console.log("--- server log ---\n" + stderr.split("\n").slice(-60).join("\n"));
+        console.log("--- server log ---\n" + st.stderr.split("\n").slice(-60).join("\n"));
         code = 1;
     }
     rmSync(tmp, { recursive: true, force: true });

@@ -590,12 +590,40 @@ static void bframe_order(size_t *order)
     assert_int_equal(n, NFRAMES);
 }
 
+/* The k-th frame put, in that decode order: its own PTS, the DTS increasing. */
+static cs_frame bframe_at(const size_t *order, size_t k)
+{
+    size_t i = order[k];
+    cs_frame f = CS_FRAME_INIT;
+    f.data = frames[i].annexb;
+    f.size = frames[i].annexb_len;
+    f.pts_ns = BASE_NS + i * FRAME_NS;
+    f.dts_ns = BASE_NS + k * FRAME_NS - 2 * FRAME_NS;
+    f.flags = frames[i].key ? CS_FRAME_KEY : 0;
+    return f;
+}
+
+/* An H.264 stream for the B-frames, its drops reported to `cb`. */
+static cs_stream *bframe_stream(cs_producer *p, const char *name, size_t store_bytes, cbs *cb)
+{
+    cs_stream_config sc;
+    cs_stream *s = NULL;
+    cs_stream_config_init(&sc);
+    sc.name = name;
+    sc.tracks[0].codec = CS_MKV_CODEC_ID_H264;
+    sc.track_count = 1;
+    sc.store_bytes = store_bytes;
+    sc.callbacks.on_drop = on_drop;
+    sc.callbacks.ctx = cb;
+    assert_int_equal(cs_stream_create(p, &sc, &s), CS_OK);
+    return s;
+}
+
 static void test_bframes(void **state)
 {
     static rec r;
     cs_producer *p;
-    cs_stream_config sc;
-    cs_stream *s = NULL;
+    cs_stream *s;
     cs_stream_metrics m;
     parsed pr;
     size_t order[NFRAMES];
@@ -603,26 +631,12 @@ static void test_bframes(void **state)
     (void)state;
 
     bframe_order(order);
-
     memset(&cb, 0, sizeof(cb));
     rec_init(&r);
     p = make_producer(&r, NULL);
-    cs_stream_config_init(&sc);
-    sc.name = "frames-b";
-    sc.tracks[0].codec = CS_MKV_CODEC_ID_H264;
-    sc.track_count = 1;
-    sc.store_bytes = 1u << 20;
-    sc.callbacks.on_drop = on_drop;
-    sc.callbacks.ctx = &cb;
-    assert_int_equal(cs_stream_create(p, &sc, &s), CS_OK);
+    s = bframe_stream(p, "frames-b", 1u << 20, &cb);
     for (size_t k = 0; k < NFRAMES; k++) {
-        size_t i = order[k];
-        cs_frame f = CS_FRAME_INIT;
-        f.data = frames[i].annexb;
-        f.size = frames[i].annexb_len;
-        f.pts_ns = BASE_NS + i * FRAME_NS;
-        f.dts_ns = BASE_NS + k * FRAME_NS - 2 * FRAME_NS;
-        f.flags = frames[i].key ? CS_FRAME_KEY : 0;
+        cs_frame f = bframe_at(order, k);
         assert_int_equal(cs_stream_put_frame(s, &f), CS_OK);
         if (k == 10) {
             /* a frame without a DTS whose PTS is before the last DTS */
@@ -668,8 +682,7 @@ static void test_bframes_evicted(void **state)
 {
     static rec r;
     cs_producer *p;
-    cs_stream_config sc;
-    cs_stream *s = NULL;
+    cs_stream *s;
     cs_stream_metrics m;
     size_t order[NFRAMES], evicted = 0;
     uint64_t frames_evicted = 0;
@@ -680,22 +693,9 @@ static void test_bframes_evicted(void **state)
     memset(&cb, 0, sizeof(cb));
     rec_init(&r);
     p = make_producer(&r, NULL);
-    cs_stream_config_init(&sc);
-    sc.name = "frames-b-evicted";
-    sc.tracks[0].codec = CS_MKV_CODEC_ID_H264;
-    sc.track_count = 1;
-    sc.store_bytes = 96u << 10;
-    sc.callbacks.on_drop = on_drop;
-    sc.callbacks.ctx = &cb;
-    assert_int_equal(cs_stream_create(p, &sc, &s), CS_OK);
+    s = bframe_stream(p, "frames-b-evicted", 96u << 10, &cb);
     for (size_t k = 0; k < NFRAMES; k++) {
-        size_t i = order[k];
-        cs_frame f = CS_FRAME_INIT;
-        f.data = frames[i].annexb;
-        f.size = frames[i].annexb_len;
-        f.pts_ns = BASE_NS + i * FRAME_NS;
-        f.dts_ns = BASE_NS + k * FRAME_NS - 2 * FRAME_NS;
-        f.flags = frames[i].key ? CS_FRAME_KEY : 0;
+        cs_frame f = bframe_at(order, k);
         assert_int_equal(cs_stream_put_frame(s, &f), CS_OK);
     }
     cs_stream_get_metrics(s, &m);

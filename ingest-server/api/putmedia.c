@@ -92,6 +92,7 @@ struct upload {
     bool paused;
     bool body_ended;
     bool failed;          /* no more body is fed (fatal error or takeover) */
+    bool persist_failed;  /* a fragment's persist failed: nothing after it is persisted */
     bool superseded;      /* a newer upload of the stream took over */
     bool finished;        /* the response was finished */
     bool closed;          /* on_close came */
@@ -231,7 +232,20 @@ static void persist_done(void *arg);
  * in fragment order). */
 static void kick(struct upload *up)
 {
-    struct frag *f = up->queue;
+    struct frag *f;
+    /* After a failed persist the producer re-sends from that fragment (on a new connection);
+     * storing a later fragment of this upload first would put the stream's numbers out of
+     * producer-timestamp order. The queued ones get the same ERROR and are not stored. */
+    while (up->persist_failed && !up->job_running && (f = up->queue) != NULL) {
+        up->queue = f->next;
+        if (up->queue == NULL) {
+            up->queue_tail = NULL;
+        }
+        up->waiting--;
+        send_ack(up, CS_KVS_ACK_ERROR, true, f->timecode_ms, NULL, PM_ERR_ARCHIVAL);
+        frag_free(f);
+    }
+    f = up->queue;
     if (up->job_running || f == NULL) {
         return;
     }
@@ -344,6 +358,14 @@ static void persist_done(void *arg)
         up->failed = true;
     } else {
         send_ack(up, CS_KVS_ACK_ERROR, true, f->timecode_ms, NULL, PM_ERR_ARCHIVAL);
+        /* This upload stores nothing more (see kick()); its response ends once the queued
+         * fragments are answered, and the producer re-sends from this one. */
+        up->persist_failed = true;
+        up->failed = true; /* no more body is read */
+        if (!up->paused) {
+            up->paused = true;
+            cs_http_stream_pause_body(up->s, true);
+        }
     }
     if (f->lf != NULL) {
         csi_live_frag_done(f->lf, NULL);

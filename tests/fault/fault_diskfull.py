@@ -17,17 +17,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kvs  # noqa: E402
 
 
-def mount_small(mnt, tmp):
-    if subprocess.call(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt],
-                       stderr=subprocess.DEVNULL) == 0:
-        return "tmpfs"
-    img = os.path.join(tmp, "disk.img")
-    if (subprocess.call(["truncate", "-s", "16m", img]) == 0 and
-            subprocess.call(["mkfs.ext4", "-q", "-F", img], stderr=subprocess.DEVNULL) == 0 and
-            subprocess.call(["mount", "-o", "loop", img, mnt], stderr=subprocess.DEVNULL) == 0):
-        return "loop ext4"
-    return None
-
 
 def upload(srv, name, header, clusters):
     up = kvs.Upload(srv, name)
@@ -44,12 +33,7 @@ def main():
     binary = sys.argv[1]
     tmp = tempfile.mkdtemp(prefix="cs-fault-full-")
     header, clusters = kvs.make_mkv(os.path.join(tmp, "in.mkv"), 1800)
-    mnt = os.path.join(tmp, "data")
-    os.mkdir(mnt)
-    how = mount_small(mnt, tmp)
-    if how is None:
-        kvs.skip("cannot mount a tmpfs or a loop file system (needs root or CAP_SYS_ADMIN)")
-    print("data dir: %s (%s)" % (mnt, how), flush=True)
+    mnt = kvs.small_data_dir(tmp)
     srv = kvs.Server(binary, mnt)
     rc = 1
     try:

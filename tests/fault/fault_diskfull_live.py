@@ -30,7 +30,6 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kvs  # noqa: E402
-from fault_diskfull import mount_small  # noqa: E402
 
 WAIT = 30.0  # seconds a condition may take before it counts as failed (never a speed figure)
 
@@ -111,28 +110,6 @@ class GetMedia:
         self.sock.close()
 
 
-def fill(mnt):
-    """Fills the file system (a file written until ENOSPC); returns its path."""
-    path = os.path.join(mnt, "filler")
-    with open(path, "wb") as f:
-        block = b"\0" * 65536
-        try:
-            while True:
-                f.write(block)
-                f.flush()
-        except OSError:
-            pass
-    # The last partial writes: byte by byte is too slow; 4 KiB then 1 byte steps.
-    for step in (4096, 512, 1):
-        try:
-            with open(path, "ab") as f:
-                while True:
-                    f.write(b"\0" * step)
-                    f.flush()
-        except OSError:
-            pass
-    return path
-
 
 def main():
     binary, consume = sys.argv[1:3]
@@ -144,12 +121,7 @@ def main():
     want = {"F2": frames_of(c2), "F3": frames_of(c3)}
     if not want["F2"] or not want["F3"]:
         kvs.skip("the test MKV's Clusters hold no SimpleBlock")
-    mnt = os.path.join(tmp, "data")
-    os.mkdir(mnt)
-    how = mount_small(mnt, tmp)
-    if how is None:
-        kvs.skip("cannot mount a tmpfs or a loop file system (needs root or CAP_SYS_ADMIN)")
-    print("data dir: %s (%s)" % (mnt, how), flush=True)
+    mnt = kvs.small_data_dir(tmp)
     srv = kvs.Server(binary, mnt)
     rc = 1
     raw = cons = None
@@ -166,7 +138,7 @@ def main():
         f1 = up0.of("PERSISTED")[0]["FragmentNumber"]
 
         # 2. F2 received (at the hub, with no consumer), its persist fails.
-        filler = fill(mnt)
+        filler = kvs.fill(mnt)
         up1 = kvs.Upload(srv, "live")
         up1.send(header + c2)
         up1.finish()

@@ -20,8 +20,6 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kvs  # noqa: E402
-from fault_diskfull import mount_small  # noqa: E402
-from fault_diskfull_live import fill  # noqa: E402
 
 
 def wait_for(cond, timeout=30):
@@ -40,12 +38,7 @@ def main():
     if len(clusters) < 3:
         kvs.skip("the test MKV has %d Clusters (3 wanted)" % len(clusters))
     c1, c2, c3 = clusters[:3]
-    mnt = os.path.join(tmp, "data")
-    os.mkdir(mnt)
-    how = mount_small(mnt, tmp)
-    if how is None:
-        kvs.skip("cannot mount a tmpfs or a loop file system (needs root or CAP_SYS_ADMIN)")
-    print("data dir: %s (%s)" % (mnt, how), flush=True)
+    mnt = kvs.small_data_dir(tmp)
     srv = kvs.Server(binary, mnt)
     rc = 1
     try:
@@ -53,7 +46,7 @@ def main():
         kvs.create_stream(srv, "order")
 
         # 1. F1 ends while the disk is full.
-        filler = fill(mnt)
+        filler = kvs.fill(mnt)
         up = kvs.Upload(srv, "order")
         up.send(header + c1)
         half = len(c2) // 2

@@ -18,7 +18,6 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kvs  # noqa: E402
-from fault_diskfull import mount_small  # noqa: E402
 
 STREAM = "full"
 
@@ -54,12 +53,7 @@ def main():
         kvs.skip("python3-boto3 is not installed")
     binary = sys.argv[1]
     tmp = tempfile.mkdtemp(prefix="cs-fault-rfull-")
-    mnt = os.path.join(tmp, "data")
-    os.mkdir(mnt)
-    how = mount_small(mnt, tmp)
-    if how is None:
-        kvs.skip("cannot mount a tmpfs or a loop file system (needs root or CAP_SYS_ADMIN)")
-    print("data dir: %s (%s)" % (mnt, how), flush=True)
+    mnt = kvs.small_data_dir(tmp)
     srv = kvs.Server(binary, mnt)
     rc = 1
     try:

@@ -394,3 +394,53 @@ def cluster_timecode(cluster):
             return int.from_bytes(cluster[j + cn + cm:j + cn + cm + csize], "big")
         j += cn + cm + csize
     raise ValueError("Cluster without Timecode")
+
+
+# ------------------------------------------------------------------------------------------------
+# A small data directory (the disk-full tests)
+# ------------------------------------------------------------------------------------------------
+def _mount_small(mnt, tmp):
+    if subprocess.call(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt],
+                       stderr=subprocess.DEVNULL) == 0:
+        return "tmpfs"
+    img = os.path.join(tmp, "disk.img")
+    if (subprocess.call(["truncate", "-s", "16m", img]) == 0 and
+            subprocess.call(["mkfs.ext4", "-q", "-F", img], stderr=subprocess.DEVNULL) == 0 and
+            subprocess.call(["mount", "-o", "loop", img, mnt], stderr=subprocess.DEVNULL) == 0):
+        return "loop ext4"
+    return None
+
+
+def small_data_dir(tmp):
+    """A small file system at TMP/data (an 8 MiB tmpfs, else a loop-mounted ext4 image); the test
+    is skipped (77) when neither can be mounted. Returns its path."""
+    mnt = os.path.join(tmp, "data")
+    os.mkdir(mnt)
+    how = _mount_small(mnt, tmp)
+    if how is None:
+        skip("cannot mount a tmpfs or a loop file system (needs root or CAP_SYS_ADMIN)")
+    print("data dir: %s (%s)" % (mnt, how), flush=True)
+    return mnt
+
+
+def fill(mnt):
+    """Fills the file system (a file written until ENOSPC); returns its path."""
+    path = os.path.join(mnt, "filler")
+    with open(path, "wb") as f:
+        block = b"\0" * 65536
+        try:
+            while True:
+                f.write(block)
+                f.flush()
+        except OSError:
+            pass
+    # The last partial writes: byte by byte is too slow; 4 KiB then 1 byte steps.
+    for step in (4096, 512, 1):
+        try:
+            with open(path, "ab") as f:
+                while True:
+                    f.write(b"\0" * step)
+                    f.flush()
+        except OSError:
+            pass
+    return path

@@ -679,7 +679,11 @@ static cs_status renew_all(cs_records_consumer *c)
         }
         s->expiry_ns = t0 + (uint64_t)c->cfg.lease_ms * 1000000u;
         if (json_object_get(json_object_get(doc, "Lease"), "TransferRequestedBy") != NULL) {
-            /* every processed batch is checkpointed: hand it over now */
+            /* every processed batch is checkpointed: hand it over now (the server gives the
+             * lease to the asker: this view says so until the next ListLeases, so the fair
+             * share below counts the asker and does not take the shard back) */
+            copy_str(s->owner, sizeof(s->owner),
+                     json_object_get(json_object_get(doc, "Lease"), "TransferRequestedBy"));
             json_decref(doc);
             st = release(c, s);
             if (st != CS_OK) {

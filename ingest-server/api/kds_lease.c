@@ -279,8 +279,17 @@ static cs_status txn(sqlite3 *db, void *arg)
             refuse(c, E_LOST, "The lease is no longer held by %s.", c->worker);
             break;
         }
-        l->owner[0] = '\0';
-        l->expires_ms = 0;
+        if (l->pending[0] != '\0' && strcmp(l->pending, l->owner) != 0) {
+            /* a transfer was asked for: the lease goes to the asker for the rest of its term
+             * (a new counter), so that no third worker, nor the releaser's own stale view,
+             * takes it in between; it acquires it as its own, or lets it expire */
+            snprintf(l->owner, sizeof(l->owner), "%s", l->pending);
+            l->counter++;
+        } else {
+            l->owner[0] = '\0';
+            l->expires_ms = 0;
+        }
+        l->pending[0] = '\0';
         write = true;
         break;
     case OP_CHECKPOINT:

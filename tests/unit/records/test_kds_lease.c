@@ -258,9 +258,39 @@ static void test_transfer_and_lineage(void **state)
         json_string_value(json_object_get(json_object_get(o, "Lease"), "TransferRequestedBy")),
         "B");
     json_decref(o);
+    /* A's release hands it to B for the rest of A's term (renewed for the default 10 s): neither A
+     * (a stale view) nor a third worker takes it in between */
+    advance_ms(1000);
     json_decref(run(s, L "ReleaseLease", NULL, "%s", lreq("shardId-000000000000", "A", ca, "")));
+    o = run(s, L "ListLeases", NULL, "{\"StreamName\":\"s\",\"ApplicationName\":\"app\"}");
+    ls = json_array_get(json_object_get(o, "Leases"), 0);
+    assert_string_equal(json_string_value(json_object_get(ls, "LeaseOwner")), "B");
+    assert_int_equal(json_integer_value(json_object_get(ls, "LeaseExpiresInMillis")), 9000);
+    assert_int_equal(json_integer_value(json_object_get(ls, "LeaseCounter")), ca + 1);
+    assert_null(json_object_get(ls, "TransferRequestedBy"));
+    json_decref(o);
+    assert_string_equal(err_of(s, L "AcquireLease",
+                               "{\"StreamName\":\"s\",\"ApplicationName\":\"app\",\"ShardId\":"
+                               "\"shardId-000000000000\",\"WorkerId\":\"A\"}"),
+                        "ResourceInUseException");
+    assert_string_equal(err_of(s, L "AcquireLease",
+                               "{\"StreamName\":\"s\",\"ApplicationName\":\"app\",\"ShardId\":"
+                               "\"shardId-000000000000\",\"WorkerId\":\"C\"}"),
+                        "ResourceInUseException");
+    assert_string_equal(err_of(s, L "RenewLease", lreq("shardId-000000000000", "A", ca, "")),
+                        "LeaseLostException");
     cb = acquire(s, "shardId-000000000000", "B", 5000);
     assert_int_equal(cb, ca + 1);
+
+    /* a handed-over lease its new owner never takes up expires like any other */
+    o = run(s, L "AcquireLease", &type,
+            "{\"StreamName\":\"s\",\"ApplicationName\":\"app\",\"ShardId\":"
+            "\"shardId-000000000000\",\"WorkerId\":\"C\",\"RequestTransfer\":true}");
+    assert_null(o);
+    json_decref(run(s, L "ReleaseLease", NULL, "%s", lreq("shardId-000000000000", "B", cb, "")));
+    advance_ms(5001);
+    cb = acquire(s, "shardId-000000000000", "B", 5000);
+    assert_int_equal(cb, ca + 3);
 
     /* split: the parent closes; its SHARD_END checkpoint is accepted, the children list it */
     json_decref(run(s, "SplitShard", NULL,

@@ -51,6 +51,7 @@ struct options {
     uint32_t getmedia_max_s;
     uint32_t getmedia_idle_s;
     uint32_t workers;
+    bool poll_loop;
     bool auto_create;
     /* storage (docs/ingest-server.md "Storage") */
     bool s3;
@@ -96,6 +97,8 @@ static void usage(FILE *f)
         "  --workers N              threads that persist fragments (default 16; fragments\n"
         "                           persist in parallel and share index commits); 8 more\n"
         "                           serve the control plane, stream lookups and reads\n"
+        "  --event-loop epoll|poll  epoll (default: libev, where lws' evlib plugin is there;\n"
+        "                           else poll with a warning) or lws' own poll() loop\n"
         "  --getmedia-idle-seconds N  end a GetMedia response when no new fragment came for N s\n"
         "                           (default 0: never; the service streams until the client\n"
         "                           leaves)\n"
@@ -452,6 +455,7 @@ int main(int argc, char **argv)
         O_GM_MAX,
         O_GM_IDLE,
         O_WORKERS,
+        O_EVENT_LOOP,
         O_AUTO_CREATE,
         O_STORAGE,
         O_S3_ENDPOINT,
@@ -485,6 +489,7 @@ int main(int argc, char **argv)
         {"getmedia-max-seconds", required_argument, NULL, O_GM_MAX},
         {"getmedia-idle-seconds", required_argument, NULL, O_GM_IDLE},
         {"workers", required_argument, NULL, O_WORKERS},
+        {"event-loop", required_argument, NULL, O_EVENT_LOOP},
         {"auto-create", no_argument, NULL, O_AUTO_CREATE},
         {"storage", required_argument, NULL, O_STORAGE},
         {"s3-endpoint", required_argument, NULL, O_S3_ENDPOINT},
@@ -624,6 +629,14 @@ int main(int argc, char **argv)
             o.workers = (uint32_t)v;
             break;
         }
+        case O_EVENT_LOOP:
+            if (strcmp(optarg, "epoll") != 0 && strcmp(optarg, "poll") != 0) {
+                fprintf(stderr, "camstream-ingest: --event-loop wants epoll or poll, not '%s'\n",
+                        optarg);
+                return 2;
+            }
+            o.poll_loop = strcmp(optarg, "poll") == 0;
+            break;
         case O_GM_MAX:
         case O_GM_IDLE: {
             char *end = NULL;
@@ -900,6 +913,7 @@ int main(int argc, char **argv)
     cs_http_server_config_init(&hc);
     hc.worker_threads = 8;              /* control plane, lookups, GetMedia reads, records */
     hc.bulk_worker_threads = o.workers; /* fragment persists (fsync-bound) */
+    hc.poll_loop = o.poll_loop;
     hc.bind_address = o.host;
     hc.port = o.port;
     hc.tls_cert_path = o.tls_cert;

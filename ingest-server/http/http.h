@@ -73,6 +73,10 @@ typedef struct cs_http_server_config {
                                              buffers); default 1 MiB */
     const cs_logger *logger;            /**< NULL = cs_logger_default() */
     const cs_allocator *allocator;      /**< NULL = cs_allocator_default() */
+    bool poll_loop; /**< false (default): lws on a libev loop with the epoll backend where the
+                         build and the lws evlib plugin allow (the loop's cost per event does
+                         not grow with the number of connections), else lws' own poll() loop;
+                         true: always lws' poll() loop */
 } cs_http_server_config;
 
 /** @brief A request or response header. Names of request headers are lower case. Strings are
@@ -149,6 +153,10 @@ CS_API cs_status cs_http_server_start(cs_http_server *srv);
 
 /** @brief The bound TCP port (useful with port 0); 0 before start. */
 CS_API uint16_t cs_http_server_port(const cs_http_server *srv);
+
+/** @brief The event loop the started server runs on: "epoll" (libev) or "poll" (lws' own);
+ * "" before start. */
+CS_API const char *cs_http_server_event_loop(const cs_http_server *srv);
 
 /**
  * @brief Stops the loop (open streams get on_close(CS_E_CANCELLED)), joins the workers after

@@ -250,6 +250,7 @@ struct csi_pool {
 
 struct cs_http_server {
     cs_http_server_config cfg;
+    bool epoll_loop; /* the loop runs on libev (set by the loop thread before it reports start) */
     const cs_allocator *a;
     const cs_logger *log;
     char *bind_address;

@@ -23,6 +23,9 @@
 #include <linux/sockios.h>
 #endif
 
+#if CSI_HAVE_LIBEV
+#include <ev.h>
+#endif
 #include <libwebsockets.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -1116,6 +1119,11 @@ static void loop_main(void *arg)
     struct lws_context_creation_info info;
     struct csi_sweep *sw = NULL;
     cs_status st = CS_E_NET;
+#if CSI_HAVE_LIBEV
+    struct ev_loop *evl = NULL;
+#else
+    void *evl = NULL;
+#endif
 
     memset(&info, 0, sizeof(info));
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER; /* the listener is ours: listen_open() */
@@ -1124,7 +1132,37 @@ static void loop_main(void *arg)
     info.user = srv;
     info.count_threads = 1;
     info.fd_limit_per_thread = srv->cfg.max_connections + 64;
-    srv->ctx = lws_create_context(&info);
+#if CSI_HAVE_LIBEV
+    /* lws on a libev loop with the epoll backend: lws' own loop polls every connection on each
+     * turn (poll() and a scan of its table), ~13% of the server's CPU with 1,000 uploads */
+    if (!srv->cfg.poll_loop) {
+        void *foreign[1];
+        evl = ev_loop_new(EVBACKEND_EPOLL);
+        if (evl != NULL) {
+            foreign[0] = evl;
+            info.options |= LWS_SERVER_OPTION_LIBEV;
+            info.foreign_loops = foreign;
+            srv->ctx = lws_create_context(&info);
+            info.foreign_loops = NULL;
+            info.options &= ~(uint64_t)LWS_SERVER_OPTION_LIBEV;
+            if (srv->ctx == NULL) {
+                ev_loop_destroy(evl);
+                evl = NULL;
+            }
+        }
+        if (evl == NULL) {
+            CS_LOG_WARN(srv->log, CSI_MOD,
+                        "no libev/epoll event loop (is lws' plugin libwebsockets-evlib_ev "
+                        "installed?): using poll()");
+        }
+    }
+    if (srv->ctx == NULL)
+#endif
+    {
+        srv->ctx = lws_create_context(&info);
+    }
+    srv->epoll_loop = evl != NULL;
+    CS_LOG_DEBUG(srv->log, CSI_MOD, "event loop: %s", evl != NULL ? "libev (epoll)" : "poll()");
     sw = cs_calloc(srv->a, 1, sizeof(*sw));
     if (srv->ctx != NULL && sw != NULL) {
         struct lws_vhost *vh = lws_get_vhost_by_name(srv->ctx, "default");
@@ -1159,10 +1197,21 @@ static void loop_main(void *arg)
             lws_context_destroy(srv->ctx);
             srv->ctx = NULL;
         }
+#if CSI_HAVE_LIBEV
+        if (evl != NULL) {
+            ev_loop_destroy(evl);
+        }
+#endif
         cs_freep(srv->a, &sw);
         return;
     }
     while (!srv->stop_loop) {
+#if CSI_HAVE_LIBEV
+        if (evl != NULL) {
+            ev_run(evl, EVRUN_ONCE); /* lws_cancel_service() wakes it as it wakes poll() */
+            continue;
+        }
+#endif
         lws_service(srv->ctx, 0);
     }
     run_posts(srv); /* the last job completions, while streams still exist */
@@ -1177,6 +1226,11 @@ static void loop_main(void *arg)
     cs_mutex_unlock(&srv->post_mu);
     lws_context_destroy(srv->ctx); /* closes every connection: on_close(CS_E_CANCELLED) */
     srv->ctx = NULL;
+#if CSI_HAVE_LIBEV
+    if (evl != NULL) {
+        ev_loop_destroy(evl); /* lws stopped its watchers (libev closes nothing later) */
+    }
+#endif
     run_posts(srv);
     srv->sweep_sul = NULL;
     cs_freep(srv->a, &sw);
@@ -1242,6 +1296,14 @@ cs_status cs_http_server_start(cs_http_server *srv)
 uint16_t cs_http_server_port(const cs_http_server *srv)
 {
     return srv != NULL && srv->started ? srv->port : 0;
+}
+
+const char *cs_http_server_event_loop(const cs_http_server *srv)
+{
+    if (srv == NULL || !srv->started) {
+        return "";
+    }
+    return srv->epoll_loop ? "epoll" : "poll";
 }
 
 cs_status cs_http_server_submit(cs_http_server *srv, cs_http_loop_fn job, cs_http_loop_fn done,

@@ -98,6 +98,7 @@ static int setup(void **state)
     curl_global_init(CURL_GLOBAL_ALL);
     cs_http_server_config_init(&cfg);
     cfg.max_body_bytes = MAX_BODY;
+    cfg.poll_loop = getenv("CS_HTTP_POLL_LOOP") != NULL; /* the *_poll variant */
     cfg.idle_timeout_ms = IDLE_MS;
     cfg.slow_client_timeout_ms = SLOW_MS;
     if (cs_http_server_create(&cfg, &g_srv) != CS_OK || cs_test_http_add_routes(g_srv) != CS_OK ||
@@ -105,6 +106,12 @@ static int setup(void **state)
         return -1;
     }
     g_port = cs_http_server_port(g_srv);
+    /* make test installs libev and lws' evlib plugin: the default loop is epoll there */
+    if (strcmp(cs_http_server_event_loop(g_srv), cfg.poll_loop ? "poll" : "epoll") != 0) {
+        fprintf(stderr, "event loop %s, wanted %s\n", cs_http_server_event_loop(g_srv),
+                cfg.poll_loop ? "poll" : "epoll");
+        return -1;
+    }
     snprintf(g_base, sizeof(g_base), "http://127.0.0.1:%u", g_port);
     return g_port != 0 ? 0 : -1;
 }
@@ -841,6 +848,7 @@ static void test_tls(void **state)
     cs_http_server_config_init(&cfg);
     cfg.tls_cert_path = cert;
     cfg.tls_key_path = key;
+    cfg.poll_loop = getenv("CS_HTTP_POLL_LOOP") != NULL; /* the *_poll variant */
     assert_int_equal(cs_http_server_create(&cfg, &tls), CS_OK);
     assert_int_equal(cs_test_http_add_routes(tls), CS_OK);
     assert_int_equal(cs_http_server_start(tls), CS_OK);

@@ -184,6 +184,7 @@ static int setup(void **state)
     memset(&g, 0, sizeof(g));
     cs_http_server_config_init(&cfg);
     cfg.worker_threads = 1;
+    cfg.poll_loop = getenv("CS_HTTP_POLL_LOOP") != NULL; /* the *_poll variant */
     if (cs_http_server_create(&cfg, &g.srv) != CS_OK) {
         return -1;
     }

@@ -7,6 +7,7 @@
  * value for every input (tests/unit/media test_crc32c_paths). */
 #include "media_int.h"
 
+#include <pthread.h>
 #include <string.h>
 
 /* Both implementations, for the unit test that compares them (not in a header: tests only). */
@@ -350,14 +351,130 @@ uint32_t csi_media_crc32c_sw(uint32_t crc, const void *data, size_t len)
 }
 
 #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
+/* The CRC32 instruction has a latency of 3 cycles and a throughput of 1: one dependency chain
+ * runs at a third of the speed. So three chains run side by side over three adjacent blocks,
+ * and their CRCs are joined with "append n zero bytes" operators (CRC is linear: the register
+ * after A||B is the register after A shifted over |B| zero bytes, xor B's register from 0), kept
+ * as four 256-entry tables per block length (the construction of zlib's crc32_combine and of
+ * Mark Adler's crc32c.c). Measured on the ingest bench: the single chain was 7.7% of the
+ * server's CPU at 800 MB/s. */
+#define CRC_LONG 8192u
+#define CRC_SHORT 256u
+#define CRC_POLY 0x82F63B78u
+
+static uint32_t crc_shift_long[4][256];
+static uint32_t crc_shift_short[4][256];
+static pthread_once_t crc_shift_once = PTHREAD_ONCE_INIT;
+
+static uint32_t gf2_times(const uint32_t *mat, uint32_t vec)
+{
+    uint32_t sum = 0;
+    while (vec) {
+        if (vec & 1u) {
+            sum ^= *mat;
+        }
+        vec >>= 1;
+        mat++;
+    }
+    return sum;
+}
+
+static void gf2_square(uint32_t *square, const uint32_t *mat)
+{
+    for (int n = 0; n < 32; n++) {
+        square[n] = gf2_times(mat, mat[n]);
+    }
+}
+
+/* The operator (32x32 over GF(2)) that appends `len` zero bytes (len >= 1) to a CRC register. */
+static void zeros_op(uint32_t *even, size_t len)
+{
+    uint32_t odd[32], row = 1;
+    odd[0] = CRC_POLY; /* one zero bit */
+    for (int n = 1; n < 32; n++) {
+        odd[n] = row;
+        row <<= 1;
+    }
+    gf2_square(even, odd); /* two zero bits */
+    gf2_square(odd, even); /* four */
+    for (;;) {
+        gf2_square(even, odd); /* 8, 32, 128... zero bits: len's lowest remaining bit */
+        len >>= 1;
+        if (len == 0) {
+            return;
+        }
+        gf2_square(odd, even);
+        len >>= 1;
+        if (len == 0) {
+            memcpy(even, odd, sizeof(odd));
+            return;
+        }
+    }
+}
+
+static void zeros_tables(uint32_t t[4][256], size_t len)
+{
+    uint32_t op[32];
+    zeros_op(op, len);
+    for (uint32_t n = 0; n < 256; n++) {
+        t[0][n] = gf2_times(op, n);
+        t[1][n] = gf2_times(op, n << 8);
+        t[2][n] = gf2_times(op, n << 16);
+        t[3][n] = gf2_times(op, n << 24);
+    }
+}
+
+static void crc_shift_init(void)
+{
+    zeros_tables(crc_shift_long, CRC_LONG);
+    zeros_tables(crc_shift_short, CRC_SHORT);
+}
+
+static uint32_t crc_shift(uint32_t t[4][256], uint32_t crc)
+{
+    return t[0][crc & 0xffu] ^ t[1][(crc >> 8) & 0xffu] ^ t[2][(crc >> 16) & 0xffu] ^
+           t[3][crc >> 24];
+}
+
+static inline uint64_t load64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof(v)); /* unaligned load */
+    return v;
+}
+
+/* Three chains over blocks [p, p+n), [p+n, p+2n), [p+2n, p+3n) while 3n bytes are left. */
+__attribute__((target("sse4.2"))) static uint64_t crc3(uint64_t c0, const uint8_t **pp, size_t *len,
+                                                       size_t n, uint32_t t[4][256])
+{
+    const uint8_t *p = *pp;
+    while (*len >= 3 * n) {
+        uint64_t c1 = 0, c2 = 0;
+        for (const uint8_t *end = p + n; p < end; p += 8) {
+            c0 = __builtin_ia32_crc32di(c0, load64(p));
+            c1 = __builtin_ia32_crc32di(c1, load64(p + n));
+            c2 = __builtin_ia32_crc32di(c2, load64(p + 2 * n));
+        }
+        c0 = crc_shift(t, (uint32_t)c0) ^ (uint32_t)c1;
+        c0 = crc_shift(t, (uint32_t)c0) ^ (uint32_t)c2;
+        p += 2 * n;
+        *len -= 3 * n;
+    }
+    *pp = p;
+    return c0;
+}
+
 __attribute__((target("sse4.2"))) static uint32_t crc_sse42(uint32_t crc, const uint8_t *p,
                                                             size_t len)
 {
     uint64_t c = ~crc;
+    if (len >= 3 * CRC_SHORT) {
+        pthread_once(&crc_shift_once, crc_shift_init);
+        c = crc3(c, &p, &len, CRC_LONG, crc_shift_long);
+        c = crc3(c, &p, &len, CRC_SHORT, crc_shift_short);
+    }
     while (len >= 8) {
-        uint64_t v;
-        memcpy(&v, p, sizeof(v)); /* unaligned load */
-        c = __builtin_ia32_crc32di(c, v);
+        c = __builtin_ia32_crc32di(c, load64(p));
         p += 8;
         len -= 8;
     }

@@ -309,7 +309,7 @@ bool csi_media_crc32c_hw(uint32_t *crc, const void *data, size_t len);
 static void test_crc32c_paths(void **state)
 {
     (void)state;
-    static uint8_t buf[4096 + 8];
+    static uint8_t buf[4 * 8192 * 3 + 8];
     uint32_t seed = 0x2545F491u;
     uint32_t h = 0;
     bool hw = csi_media_crc32c_hw(&h, "123456789", 9);
@@ -329,6 +329,18 @@ static void test_crc32c_paths(void **state)
             uint32_t a = csi_media_crc32c_sw(start, buf + off, len);
             uint32_t b = start;
             assert_true(csi_media_crc32c_hw(&b, buf + off, len));
+            assert_int_equal(a, b);
+        }
+    }
+    /* the three-chain paths (3 x 256 and 3 x 8192 bytes) and their joins, at every offset */
+    for (size_t off = 0; off < 8; off++) {
+        static const size_t lens[] = {767,  768,   769,   775,   776,   1535,  1536,  2304,
+                                      4096, 24575, 24576, 24577, 25344, 49152, 50000, 98304};
+        for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+            uint32_t start = (uint32_t)(lens[k] * 2654435761u) ^ (uint32_t)off;
+            uint32_t a = csi_media_crc32c_sw(start, buf + off, lens[k]);
+            uint32_t b = start;
+            assert_true(csi_media_crc32c_hw(&b, buf + off, lens[k]));
             assert_int_equal(a, b);
         }
     }

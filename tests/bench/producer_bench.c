@@ -861,10 +861,13 @@ static void emit_figures(const struct figs *f)
              .note = "report only");
     }
     if (f->massif >= 0) {
+        /* the budget's figure is producer-massif-device.sh's (a libcurl without TLS, as a camera
+         * links it); this one is with the system's libcurl4, whose OpenSSL and GnuTLS start-up
+         * the producer never uses */
         PFIG(.id = "producer.massif_beyond_store",
-             .label = "peak heap beyond the content store (massif, whole process, 4 MiB store)",
-             .value = f->massif / 1e3, .unit = "KB", .reference = "~577 KB", .target = "<= 192",
-             .note = fast);
+             .label = "peak heap beyond the content store (massif, whole process, 4 MiB store), "
+                      "Debian's libcurl4 (with its OpenSSL and GnuTLS start-up)",
+             .value = f->massif / 1e3, .unit = "KB", .reference = "~577 KB", .note = fast);
     }
     if (f->massif_ng >= 0) {
         PFIG(.id = "producer.massif_beyond_store_no_gnutls",
@@ -1096,7 +1099,7 @@ int main(int argc, char **argv)
     }
     if (massif >= 0) {
         snprintf(a, sizeof(a), "%.1f KB", massif / 1e3);
-        ROW("peak heap beyond the content store (massif, 4 MiB)", a, "~577 KB", "<= 192 KB");
+        ROW("peak heap beyond the store (massif, 4 MiB), Debian's libcurl4", a, "~577 KB", "(*)");
         if (massif_ng >= 0) {
             /* the same, without the load-time init of the GnuTLS that Debian's libcurl4 loads
              * (librtmp, libldap) and the producer never calls; OpenSSL's stays */
@@ -1104,8 +1107,10 @@ int main(int argc, char **argv)
             ROW("  the same, GNUTLS_NO_IMPLICIT_INIT=1", a, "", "");
         }
     } else {
-        ROW("peak heap beyond the content store (massif)", "not run", "~577 KB", "<= 192 KB");
+        ROW("peak heap beyond the content store (massif)", "not run", "~577 KB", "(*)");
     }
+    printf("(*) the <= 192 KB budget is measured with a libcurl built as a camera links it (HTTP "
+           "only, no TLS): tests/bench/producer-massif-device.sh, run by make bench\n");
     if (r4.ok) {
         snprintf(a, sizeof(a), "%.1f KiB",
                  (get(&r4, "sdk_peak_live") - get(&r4, "store_footprint")) / 1024.0);

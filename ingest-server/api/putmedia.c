@@ -58,11 +58,14 @@ struct frag {
     uint64_t size; /* Cluster bytes */
     uint32_t crc32c;
     uint64_t received_ns;
-    /* Filled by the job. */
+    /* Filled by the job (and by insert_done, after the job handed its row to the group
+     * commit). */
     cs_status st;
     bool existed;
     bool stream_gone;
     char number[CS_INDEX_FRAGMENT_NUMBER_SIZE];
+    cs_index_fragment row;
+    cs_http_job *job; /* the deferred persist job, completed by insert_done */
 };
 
 enum phase { PH_LOOKUP, PH_RUN, PH_DONE };
@@ -277,13 +280,31 @@ static void fnv_hex(const char *s, char out[17])
     snprintf(out, 17, "%016" PRIx64, h);
 }
 
-/* Worker thread: exactly-once check, durable store put, durable index insert. */
+/* The index insert's verdict (on the thread that led its group commit, or inline). */
+static void insert_done(void *arg, cs_status st, bool existed)
+{
+    struct frag *f = arg;
+    struct upload *up = f->up;
+    if (st == CS_E_NOTFOUND) {
+        f->stream_gone = true; /* deleted mid-upload; the object is an orphan */
+        cs_store_delete(up->pm->cfg.store, f->row.object_key);
+    }
+    f->st = st;
+    f->existed = existed;
+    snprintf(f->number, sizeof(f->number), "%s", f->row.number);
+    cs_http_job_complete(f->job); /* persist_done on the loop (NULL: the job returns it) */
+}
+
+/* Worker thread: exactly-once check, durable store put, then the durable index insert, handed to
+ * the index's group commit without waiting for it (the job is deferred: persist_done runs once
+ * the commit reported). A worker thus holds a fragment only for its store put, and the fsyncs of
+ * store puts and index commits overlap. */
 static void persist_job(void *arg)
 {
     struct frag *f = arg;
     struct upload *up = f->up;
     const struct csi_putmedia_config *cfg = &up->pm->cfg;
-    cs_index_fragment row;
+    cs_index_fragment *row = &f->row;
     char key[CS_STORE_KEY_MAX + 1];
     char checksum[16];
     cs_status st;
@@ -292,10 +313,10 @@ static void persist_job(void *arg)
     const uint8_t *bytes = csi_live_frag_bytes(f->lf, &len); /* no longer changes */
     snprintf(checksum, sizeof(checksum), "crc32c:%08" PRIx32, f->crc32c);
     st = cs_index_fragment_find(cfg->index, up->name, (int64_t)f->producer_ms, f->size, checksum,
-                                &row);
+                                row);
     if (st == CS_OK) {
         f->existed = true;
-        snprintf(f->number, sizeof(f->number), "%s", row.number);
+        snprintf(f->number, sizeof(f->number), "%s", row->number);
         f->st = CS_OK;
         return;
     }
@@ -314,24 +335,23 @@ static void persist_job(void *arg)
         f->st = st;
         return;
     }
-    memset(&row, 0, sizeof(row));
+    memset(row, 0, sizeof(*row));
     /* The number and server timestamp reserved at fragment_begin (the index keeps them unless
      * they would not be above its last number; then it makes a new one, see INDEX.md). */
-    snprintf(row.number, sizeof(row.number), "%s", csi_live_frag_number(f->lf));
-    row.server_ms = csi_live_frag_server_ms(f->lf);
-    row.producer_ms = (int64_t)f->producer_ms;
-    row.duration_ms = (int64_t)f->duration_ms;
-    row.size = f->size;
-    snprintf(row.object_key, sizeof(row.object_key), "%s", key);
-    snprintf(row.checksum, sizeof(row.checksum), "%s", checksum);
-    st = cs_index_fragment_insert(cfg->index, up->name, &row, &existed);
-    if (st == CS_E_NOTFOUND) {
-        f->stream_gone = true; /* deleted mid-upload; the object is an orphan */
-        cs_store_delete(cfg->store, key);
+    snprintf(row->number, sizeof(row->number), "%s", csi_live_frag_number(f->lf));
+    row->server_ms = csi_live_frag_server_ms(f->lf);
+    row->producer_ms = (int64_t)f->producer_ms;
+    row->duration_ms = (int64_t)f->duration_ms;
+    row->size = f->size;
+    snprintf(row->object_key, sizeof(row->object_key), "%s", key);
+    snprintf(row->checksum, sizeof(row->checksum), "%s", checksum);
+    f->job = cs_http_job_defer();
+    if (f->job == NULL ||
+        cs_index_fragment_insert_async(cfg->index, up->name, row, insert_done, f) != CS_OK) {
+        /* Not on a pool worker, or no memory for the request: wait for the commit here. */
+        st = cs_index_fragment_insert(cfg->index, up->name, row, &existed);
+        insert_done(f, st, existed);
     }
-    f->st = st;
-    f->existed = existed;
-    snprintf(f->number, sizeof(f->number), "%s", row.number);
 }
 
 /* Loop thread: the verdict of one fragment. */

@@ -227,7 +227,23 @@ CS_API cs_status cs_http_server_submit(cs_http_server *srv, cs_http_loop_fn job,
 CS_API cs_status cs_http_server_submit_bulk(cs_http_server *srv, cs_http_loop_fn job,
                                             cs_http_loop_fn done, void *arg);
 
-/** @brief Current counters (loop thread or racy reads elsewhere; for tests and stats). */
+/** A worker job whose completion was deferred (cs_http_job_defer). */
+typedef struct csi_job cs_http_job;
+
+/**
+ * @brief From inside a job run by cs_http_server_submit() or cs_http_server_submit_bulk(), on its
+ * worker thread: its `done` is not posted when the job returns but once cs_http_job_complete() is
+ * called as well (from any thread, before or after the job returned). The worker is free for the
+ * next job as soon as the job returns: for jobs whose end waits on another thread's work (a group
+ * commit) without holding a worker for it.
+ * @return the handle to complete exactly once; NULL outside a job or when already deferred
+ */
+CS_API cs_http_job *cs_http_job_defer(void);
+
+/** @brief The deferred job's work is finished: `done(arg)` is posted to the loop (once the job
+ * function has returned too). Thread-safe; cannot fail. NULL is ignored. */
+CS_API void cs_http_job_complete(cs_http_job *job);
+
 /** Most tick hooks a server takes. */
 #define CS_HTTP_MAX_TICKS 4
 
@@ -248,6 +264,8 @@ typedef struct cs_http_server_stats {
     uint64_t tls_connections;
     uint64_t timeouts;
 } cs_http_server_stats;
+
+/** @brief Current counters (loop thread or racy reads elsewhere; for tests and stats). */
 CS_API void cs_http_server_get_stats(cs_http_server *srv, cs_http_server_stats *out);
 
 /* ---------------------------------------------------------------------------------------------- */

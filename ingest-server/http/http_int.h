@@ -234,7 +234,14 @@ struct csi_job {
     cs_http_loop_fn job;
     cs_http_loop_fn done;
     void *arg;
+    struct csi_pool *pool;
+    bool deferred; /* the job called cs_http_job_defer() (its worker thread only) */
+    /* With deferred: CSI_JOB_RUNNING until the first of "the job returned" and
+     * cs_http_job_complete(); the second of the two posts `done` (see pool.c). */
+    _Atomic int phase;
 };
+
+enum { CSI_JOB_RUNNING, CSI_JOB_RETURNED, CSI_JOB_COMPLETED };
 
 struct csi_pool {
     cs_http_server *srv;

@@ -2,10 +2,48 @@
 /* The worker pool: a few cs_threads that run blocking jobs (disk, SQLite) in submission order
  * and report each completion to the loop thread through the server's post queue, reusing the
  * job's own node so that reporting cannot fail for lack of memory. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "http_int.h"
+
+/* The job the calling worker thread is running (for cs_http_job_defer). */
+static _Thread_local struct csi_job *current_job;
+
+static void post_done(struct csi_pool *p, struct csi_job *j)
+{
+    if (j->done != NULL) {
+        j->post.fn = j->done;
+        j->post.arg = j->arg;
+        csi_server_post_node(p->srv, &j->post); /* the node is freed by the loop */
+    } else {
+        cs_freep(p->srv->a, &j);
+    }
+}
+
+cs_http_job *cs_http_job_defer(void)
+{
+    struct csi_job *j = current_job;
+    if (j == NULL || j->deferred) {
+        return NULL;
+    }
+    j->deferred = true;
+    return (cs_http_job *)j;
+}
+
+/* Exactly one of the worker (when the job returns) and this call posts `done`: whichever comes
+ * second, so `done` runs only after both, and nothing touches the job after its post. */
+void cs_http_job_complete(cs_http_job *h)
+{
+    struct csi_job *j = (struct csi_job *)h;
+    if (j == NULL) {
+        return;
+    }
+    if (atomic_exchange(&j->phase, CSI_JOB_COMPLETED) == CSI_JOB_RETURNED) {
+        post_done(j->pool, j);
+    }
+}
 
 static void worker(void *arg)
 {
@@ -27,13 +65,11 @@ static void worker(void *arg)
             p->tail = NULL;
         }
         cs_mutex_unlock(&p->mu);
+        current_job = j;
         j->job(j->arg);
-        if (j->done != NULL) {
-            j->post.fn = j->done;
-            j->post.arg = j->arg;
-            csi_server_post_node(p->srv, &j->post); /* the node is freed by the loop */
-        } else {
-            cs_freep(p->srv->a, &j);
+        current_job = NULL;
+        if (!j->deferred || atomic_exchange(&j->phase, CSI_JOB_RETURNED) == CSI_JOB_COMPLETED) {
+            post_done(p, j);
         }
         cs_mutex_lock(&p->mu);
     }
@@ -89,6 +125,8 @@ cs_status csi_pool_submit(struct csi_pool *p, cs_http_loop_fn job, cs_http_loop_
     j->job = job;
     j->done = done;
     j->arg = arg;
+    j->pool = p;
+    atomic_init(&j->phase, CSI_JOB_RUNNING);
     cs_mutex_lock(&p->mu);
     if (p->stop) {
         cs_mutex_unlock(&p->mu);

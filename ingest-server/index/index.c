@@ -48,13 +48,16 @@ struct cs_index {
     bool gc_leading; /* a caller is running a batch */
 };
 
-/* One caller's pending fragment insert. Lives on the caller's stack until done. */
+/* One pending fragment insert: on the caller's stack until done (cs_index_fragment_insert), or
+ * on the heap until its callback returned (cs_index_fragment_insert_async, `cb` set). */
 struct gc_req {
     const char *stream_name;
     cs_index_fragment *f;
     bool existed;
     cs_status st;
     bool done;
+    cs_index_insert_cb cb;
+    void *cb_arg;
     struct gc_req *next;
 };
 
@@ -1132,10 +1135,55 @@ static void gc_run(cs_index *ix, struct gc_req *batch)
     conn_put(ix, db);
 }
 
+/* Called with gc_mu held and no leader: becomes the leader and runs batches until the queue is
+ * empty, so no queued request is ever left without a leader (an asynchronous caller does not
+ * wait for its own batch). Returns with gc_mu held. Callbacks run without any lock. */
+static void gc_lead(cs_index *ix)
+{
+    ix->gc_leading = true;
+    while (ix->gc_head != NULL) {
+        struct gc_req *batch = ix->gc_head, *waiters = NULL, **wtail = &waiters;
+        ix->gc_head = NULL;
+        ix->gc_tail = NULL;
+        cs_mutex_unlock(&ix->gc_mu);
+        gc_run(ix, batch);
+        for (struct gc_req *r = batch; r != NULL;) {
+            struct gc_req *next = r->next;
+            if (r->cb != NULL) {
+                r->cb(r->cb_arg, r->st, r->existed);
+                free(r);
+            } else {
+                r->next = NULL;
+                *wtail = r;
+                wtail = &r->next;
+            }
+            r = next;
+        }
+        cs_mutex_lock(&ix->gc_mu);
+        for (struct gc_req *r = waiters; r != NULL;) {
+            struct gc_req *next = r->next; /* r may return (and vanish) once done is set */
+            r->done = true;
+            r = next;
+        }
+        cs_cond_broadcast(&ix->gc_cv);
+    }
+    ix->gc_leading = false;
+}
+
+static void gc_enqueue(cs_index *ix, struct gc_req *req)
+{
+    if (ix->gc_tail != NULL) {
+        ix->gc_tail->next = req;
+    } else {
+        ix->gc_head = req;
+    }
+    ix->gc_tail = req;
+}
+
 /* Group commit, leader-follower (as csi_reclog_sync): the caller queues its row; when no batch
- * is running it becomes the leader, takes every queued row, runs them in one transaction and
- * wakes the others; rows queued meanwhile go into the next batch. Each caller returns only once
- * its own row is committed (or has failed). */
+ * is running it becomes the leader (gc_lead), takes every queued row, runs them in one
+ * transaction and wakes the others; rows queued meanwhile go into the next batch. Each caller
+ * returns only once its own row is committed (or has failed). */
 cs_status cs_index_fragment_insert(cs_index *ix, const char *stream_name, cs_index_fragment *f,
                                    bool *existed)
 {
@@ -1153,28 +1201,10 @@ cs_status cs_index_fragment_insert(cs_index *ix, const char *stream_name, cs_ind
     req.stream_name = stream_name;
     req.f = f;
     cs_mutex_lock(&ix->gc_mu);
-    if (ix->gc_tail != NULL) {
-        ix->gc_tail->next = &req;
-    } else {
-        ix->gc_head = &req;
-    }
-    ix->gc_tail = &req;
+    gc_enqueue(ix, &req);
     while (!req.done) {
         if (!ix->gc_leading) {
-            struct gc_req *batch = ix->gc_head;
-            ix->gc_head = NULL;
-            ix->gc_tail = NULL;
-            ix->gc_leading = true;
-            cs_mutex_unlock(&ix->gc_mu);
-            gc_run(ix, batch);
-            cs_mutex_lock(&ix->gc_mu);
-            for (struct gc_req *r = batch; r != NULL;) {
-                struct gc_req *next = r->next; /* r may return (and vanish) once done is set */
-                r->done = true;
-                r = next;
-            }
-            ix->gc_leading = false;
-            cs_cond_broadcast(&ix->gc_cv);
+            gc_lead(ix);
         } else {
             cs_cond_wait(&ix->gc_cv, &ix->gc_mu);
         }
@@ -1184,6 +1214,36 @@ cs_status cs_index_fragment_insert(cs_index *ix, const char *stream_name, cs_ind
         *existed = req.existed;
     }
     return req.st;
+}
+
+/* As cs_index_fragment_insert, but the caller does not wait: its row joins the next batch and
+ * `cb` reports the verdict. When no batch is running the caller leads (runs batches until none
+ * is queued) and `cb` runs before this returns; otherwise the running leader takes it. */
+cs_status cs_index_fragment_insert_async(cs_index *ix, const char *stream_name,
+                                         cs_index_fragment *f, cs_index_insert_cb cb, void *arg)
+{
+    struct gc_req *req;
+    if (ix == NULL || stream_name == NULL || f == NULL || cb == NULL) {
+        return CS_E_INVAL;
+    }
+    req = calloc(1, sizeof(*req));
+    if (req == NULL) {
+        return CS_E_NOMEM;
+    }
+    if (f->server_ms == 0) {
+        f->server_ms = (int64_t)(cs_clock_wall_ns(ix->clock) / 1000000u);
+    }
+    req->stream_name = stream_name;
+    req->f = f;
+    req->cb = cb;
+    req->cb_arg = arg;
+    cs_mutex_lock(&ix->gc_mu);
+    gc_enqueue(ix, req);
+    if (!ix->gc_leading) {
+        gc_lead(ix);
+    }
+    cs_mutex_unlock(&ix->gc_mu);
+    return CS_OK;
 }
 
 /* Resolves the stream and runs a one-row fragment query. */

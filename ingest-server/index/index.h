@@ -227,6 +227,23 @@ typedef struct cs_index_fragment {
 CS_API cs_status cs_index_fragment_insert(cs_index *ix, const char *stream_name,
                                           cs_index_fragment *frag, bool *existed);
 
+/** @brief The verdict of cs_index_fragment_insert_async(): what cs_index_fragment_insert() would
+ * have returned, and its `existed`. Runs on whichever thread leads the batch, no lock held; it may
+ * block briefly (it delays the next batch) and must not call back into the group commit. */
+typedef void (*cs_index_insert_cb)(void *arg, cs_status st, bool existed);
+
+/**
+ * @brief cs_index_fragment_insert() without waiting for the commit: the row joins the running
+ * group commit's next batch and `cb` reports it once committed (durably) or failed, exactly once.
+ * The calling thread only runs batches itself when none is running (then `cb` may run before this
+ * returns), so a thread that must not wait for a commit's fsync can hand its row over.
+ * `stream_name` and `frag` must stay valid until `cb` ran; `frag` is filled as by the insert.
+ * @return CS_OK (cb will run), CS_E_INVAL or CS_E_NOMEM (cb will not run)
+ */
+CS_API cs_status cs_index_fragment_insert_async(cs_index *ix, const char *stream_name,
+                                                cs_index_fragment *frag, cs_index_insert_cb cb,
+                                                void *arg);
+
 /** @brief The fragment of `stream_name` with this producer timestamp, size and checksum.
  * @return CS_OK, CS_E_NOTFOUND, CS_E_INVAL, CS_E_IO */
 CS_API cs_status cs_index_fragment_find(cs_index *ix, const char *stream_name, int64_t producer_ms,

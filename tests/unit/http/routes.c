@@ -154,6 +154,102 @@ static void slow_req(cs_http_stream *s, void *user)
     }
 }
 
+/* ---- defer: jobs whose completion comes later, from another thread (cs_http_job_defer) ----
+ * /defer?early: the job completes itself before returning. /defer (gated): the job returns at
+ * once with its completion parked here; GET /defer-open completes every parked one from the loop
+ * thread. `done` answers "deferred <job calls> <done calls>\n". */
+#define DEFER_MAX 64
+static cs_mutex defer_mu;
+static cs_http_job *defer_parked[DEFER_MAX];
+static size_t defer_n;
+
+struct defer_job {
+    cs_http_stream *s;
+    bool early;
+    int job_calls;
+    int done_calls;
+};
+
+static void defer_work(void *arg)
+{
+    struct defer_job *j = arg;
+    cs_http_job *h = cs_http_job_defer();
+    j->job_calls++;
+    if (h == NULL || cs_http_job_defer() != NULL) { /* once per job */
+        j->job_calls = -100;
+        return;
+    }
+    if (j->early) {
+        cs_http_job_complete(h);
+        return;
+    }
+    cs_mutex_lock(&defer_mu);
+    defer_parked[defer_n++] = h;
+    cs_mutex_unlock(&defer_mu);
+}
+
+static void defer_done(void *arg)
+{
+    struct defer_job *j = arg;
+    char line[64];
+    int n = snprintf(line, sizeof(line), "deferred %d %d\n", j->job_calls, ++j->done_calls);
+    cs_http_stream_respond_simple(j->s, 200, "text/plain", line, (size_t)n);
+    cs_http_stream_unref(j->s);
+    free(j);
+}
+
+static void defer_req(cs_http_stream *s, void *user)
+{
+    cs_http_server *srv = user;
+    struct defer_job *j = calloc(1, sizeof(*j));
+    if (j == NULL || cs_http_job_defer() != NULL) { /* not a job: NULL */
+        free(j);
+        cs_http_stream_respond_simple(s, 503, NULL, NULL, 0);
+        return;
+    }
+    j->s = s;
+    j->early = strcmp(cs_http_stream_query(s), "early") == 0;
+    cs_mutex_lock(&defer_mu);
+    if (!j->early && defer_n >= DEFER_MAX) {
+        cs_mutex_unlock(&defer_mu);
+        free(j);
+        cs_http_stream_respond_simple(s, 503, NULL, NULL, 0);
+        return;
+    }
+    cs_mutex_unlock(&defer_mu);
+    cs_http_stream_ref(s); /* released by defer_done */
+    if (cs_http_server_submit(srv, defer_work, defer_done, j) != CS_OK) {
+        cs_http_stream_unref(s);
+        free(j);
+        cs_http_stream_respond_simple(s, 503, NULL, NULL, 0);
+    }
+}
+
+size_t cs_test_http_defer_parked(void)
+{
+    size_t n;
+    cs_mutex_lock(&defer_mu);
+    n = defer_n;
+    cs_mutex_unlock(&defer_mu);
+    return n;
+}
+
+static void defer_open(cs_http_stream *s, void *user)
+{
+    char line[32];
+    size_t n;
+    (void)user;
+    cs_mutex_lock(&defer_mu);
+    n = defer_n;
+    for (size_t i = 0; i < defer_n; i++) {
+        cs_http_job_complete(defer_parked[i]);
+    }
+    defer_n = 0;
+    cs_mutex_unlock(&defer_mu);
+    snprintf(line, sizeof(line), "%zu\n", n);
+    cs_http_stream_respond_simple(s, 200, "text/plain", line, strlen(line));
+}
+
 /* ---- pause: back-pressure toward the client ---- */
 struct pause_state {
     cs_http_server *srv;
@@ -237,6 +333,13 @@ static void kds_req(cs_http_stream *s, void *user)
 
 cs_status cs_test_http_add_routes(cs_http_server *srv)
 {
+    static bool mu_ready;
+    if (!mu_ready) {
+        if (cs_mutex_init(&defer_mu) != CS_OK) {
+            return CS_E_NOMEM;
+        }
+        mu_ready = true;
+    }
     const cs_http_route routes[] = {
         {.method = "GET", .path = "/hello", .on_request = hello},
         {.method = "POST",
@@ -258,6 +361,8 @@ cs_status cs_test_http_add_routes(cs_http_server *srv)
          .on_body_end = ack_end,
          .on_close = ack_close},
         {.method = "GET", .path = "/slow", .on_request = slow_req, .user = srv},
+        {.method = "GET", .path = "/defer", .on_request = defer_req, .user = srv},
+        {.method = "GET", .path = "/defer-open", .on_request = defer_open},
         {.method = "POST",
          .path = "/pause",
          .flags = CS_HTTP_ROUTE_STREAMING,

@@ -10,4 +10,7 @@
 /* Adds every test route to `srv` (before cs_http_server_start). */
 cs_status cs_test_http_add_routes(cs_http_server *srv);
 
+/* Gated /defer jobs whose completion is parked (until GET /defer-open). */
+size_t cs_test_http_defer_parked(void);
+
 #endif

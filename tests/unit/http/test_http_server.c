@@ -684,6 +684,95 @@ static void test_worker_pool(void **state)
     free(bs.d);
 }
 
+/* ---- deferred job completions (cs_http_job_defer) ---- */
+
+/* Runs the multi handle until `h` is done (or `until` says stop); returns false on a timeout. */
+static bool run_until(CURLM *m, CURL *h, size_t (*until)(void), size_t want)
+{
+    int running = 1;
+    for (int spins = 0; spins < 30000; spins++) {
+        CURLMsg *msg;
+        int left;
+        curl_multi_perform(m, &running);
+        while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+            if (msg->msg == CURLMSG_DONE && msg->easy_handle == h) {
+                return true;
+            }
+        }
+        if (until != NULL && until() >= want) {
+            return true;
+        }
+        curl_multi_poll(m, NULL, 0, 10, NULL);
+    }
+    return false;
+}
+
+/* A job completed from inside itself answers; gated jobs (more than the pool has workers) all
+ * park their completion and free their worker: a plain job still runs meanwhile and none of the
+ * gated requests is answered until their completions come, then each gets exactly one `done`,
+ * after its job. */
+static void test_job_defer(void **state)
+{
+    enum { GATED = 10 }; /* the pool has 4 workers */
+    CURLM *m = curl_multi_init();
+    CURL *g[GATED], *slow, *open;
+    struct buf bg[GATED], bs = {0}, bo = {0}, be = {0};
+    CURL *early = easy("/defer?early", CURL_HTTP_VERSION_1_1, &be);
+    long done_gated = 0;
+    (void)state;
+
+    assert_int_equal(curl_easy_perform(early), CURLE_OK);
+    assert_int_equal(status_of(early), 200);
+    assert_string_equal(be.d, "deferred 1 1\n");
+    curl_easy_cleanup(early);
+    free(be.d);
+
+    memset(bg, 0, sizeof(bg));
+    for (int i = 0; i < GATED; i++) {
+        g[i] = easy("/defer", i % 2 ? CURL_HTTP_VERSION_1_1 : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE,
+                    &bg[i]);
+        curl_multi_add_handle(m, g[i]);
+    }
+    /* all parked: only possible if each job's worker was free again once it returned */
+    assert_true(run_until(m, NULL, cs_test_http_defer_parked, GATED));
+    assert_int_equal(cs_test_http_defer_parked(), GATED);
+    slow = easy("/slow?ms=1", CURL_HTTP_VERSION_1_1, &bs);
+    curl_multi_add_handle(m, slow);
+    assert_true(run_until(m, slow, NULL, 0));
+    assert_string_equal(bs.d, "slow\n");
+    for (int i = 0; i < GATED; i++) {
+        assert_int_equal(bg[i].n, 0); /* nothing answered before its completion */
+    }
+    open = easy("/defer-open", CURL_HTTP_VERSION_1_1, &bo);
+    curl_multi_add_handle(m, open);
+    assert_true(run_until(m, open, NULL, 0));
+    assert_int_equal(atoi(bo.d), GATED);
+    for (int spins = 0; spins < 30000 && done_gated < GATED; spins++) {
+        int running;
+        done_gated = 0;
+        curl_multi_perform(m, &running);
+        for (int i = 0; i < GATED; i++) {
+            done_gated += bg[i].n > 0 && strchr(bg[i].d, '\n') != NULL;
+        }
+        curl_multi_poll(m, NULL, 0, 10, NULL);
+    }
+    for (int i = 0; i < GATED; i++) {
+        assert_int_equal(status_of(g[i]), 200);
+        assert_string_equal(bg[i].d, "deferred 1 1\n");
+        curl_multi_remove_handle(m, g[i]);
+        curl_easy_cleanup(g[i]);
+        free(bg[i].d);
+    }
+    assert_int_equal(cs_test_http_defer_parked(), 0);
+    curl_multi_remove_handle(m, slow);
+    curl_multi_remove_handle(m, open);
+    curl_easy_cleanup(slow);
+    curl_easy_cleanup(open);
+    curl_multi_cleanup(m);
+    free(bs.d);
+    free(bo.d);
+}
+
 /* ---- raw sockets: pipelining, idle and slow clients ---- */
 
 static int raw_connect(void)
@@ -901,23 +990,15 @@ static void test_tls(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hello_keepalive),
-        cmocka_unit_test(test_router),
-        cmocka_unit_test(test_duplex_h1),
-        cmocka_unit_test(test_duplex_h2c),
-        cmocka_unit_test(test_echo_large),
-        cmocka_unit_test(test_pause_h1),
-        cmocka_unit_test(test_pause_h2c),
-        cmocka_unit_test(test_expect_continue),
-        cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_many_connections),
-        cmocka_unit_test(test_h2c_streams),
-        cmocka_unit_test(test_worker_pool),
-        cmocka_unit_test(test_pipelining),
-        cmocka_unit_test(test_bad_request),
-        cmocka_unit_test(test_idle_timeout),
-        cmocka_unit_test(test_slow_client),
-        cmocka_unit_test(test_tls),
+        cmocka_unit_test(test_hello_keepalive), cmocka_unit_test(test_router),
+        cmocka_unit_test(test_duplex_h1),       cmocka_unit_test(test_duplex_h2c),
+        cmocka_unit_test(test_echo_large),      cmocka_unit_test(test_pause_h1),
+        cmocka_unit_test(test_pause_h2c),       cmocka_unit_test(test_expect_continue),
+        cmocka_unit_test(test_limits),          cmocka_unit_test(test_many_connections),
+        cmocka_unit_test(test_h2c_streams),     cmocka_unit_test(test_worker_pool),
+        cmocka_unit_test(test_job_defer),       cmocka_unit_test(test_pipelining),
+        cmocka_unit_test(test_bad_request),     cmocka_unit_test(test_idle_timeout),
+        cmocka_unit_test(test_slow_client),     cmocka_unit_test(test_tls),
     };
     if (getenv("CS_TEST_FILTER") != NULL) {
         cmocka_set_test_filter(getenv("CS_TEST_FILTER"));

@@ -162,6 +162,19 @@ static int parse_listen(const char *s, struct options *o)
     return 0;
 }
 
+/* A flag with two spellings: 0 for `a`, 1 for `b`; -1 (after saying so on stderr) otherwise. */
+static int one_of(const char *flag, const char *arg, const char *a, const char *b)
+{
+    if (strcmp(arg, a) == 0) {
+        return 0;
+    }
+    if (strcmp(arg, b) == 0) {
+        return 1;
+    }
+    fprintf(stderr, "camstream-ingest: --%s takes '%s' or '%s', not '%s'\n", flag, a, b, arg);
+    return -1;
+}
+
 static int parse_level(const char *s)
 {
     static const char *const names[] = {"none", "error", "warn", "info", "debug", "trace"};
@@ -537,7 +550,7 @@ int main(int argc, char **argv)
     sigset_t sigs;
     int sig = 0;
     int rc = 1;
-    int c;
+    int c, k;
     cs_status st;
     const char *env_level = getenv("CS_LOG_LEVEL");
 
@@ -589,15 +602,11 @@ int main(int argc, char **argv)
             o.no_auth = true;
             break;
         case O_AUTH:
-            if (strcmp(optarg, "none") == 0) {
-                o.no_auth = true;
-            } else if (strcmp(optarg, "sigv4") == 0) {
-                o.no_auth = false;
-            } else {
-                fprintf(stderr, "camstream-ingest: --auth takes 'sigv4' or 'none', not '%s'\n",
-                        optarg);
+            k = one_of("auth", optarg, "sigv4", "none");
+            if (k < 0) {
                 return 2;
             }
+            o.no_auth = k == 1;
             break;
         case O_LEVEL:
             o.log_level = parse_level(optarg);
@@ -630,12 +639,11 @@ int main(int argc, char **argv)
             break;
         }
         case O_EVENT_LOOP:
-            if (strcmp(optarg, "epoll") != 0 && strcmp(optarg, "poll") != 0) {
-                fprintf(stderr, "camstream-ingest: --event-loop wants epoll or poll, not '%s'\n",
-                        optarg);
+            k = one_of("event-loop", optarg, "epoll", "poll");
+            if (k < 0) {
                 return 2;
             }
-            o.poll_loop = strcmp(optarg, "poll") == 0;
+            o.poll_loop = k == 1;
             break;
         case O_GM_MAX:
         case O_GM_IDLE: {
@@ -655,12 +663,11 @@ int main(int argc, char **argv)
             o.auto_create = true;
             break;
         case O_STORAGE:
-            if (strcmp(optarg, "fs") != 0 && strcmp(optarg, "s3") != 0) {
-                fprintf(stderr, "camstream-ingest: --storage takes 'fs' or 's3', not '%s'\n",
-                        optarg);
+            k = one_of("storage", optarg, "fs", "s3");
+            if (k < 0) {
                 return 2;
             }
-            o.s3 = strcmp(optarg, "s3") == 0;
+            o.s3 = k == 1;
             break;
         case O_S3_ENDPOINT:
             o.s3_endpoint = optarg;
@@ -690,14 +697,11 @@ int main(int argc, char **argv)
             break;
         }
         case O_RECOVERY_CHECK:
-            if (strcmp(optarg, "checksum") != 0 && strcmp(optarg, "size") != 0) {
-                fprintf(stderr,
-                        "camstream-ingest: --recovery-check takes 'checksum' or 'size', "
-                        "not '%s'\n",
-                        optarg);
+            k = one_of("recovery-check", optarg, "checksum", "size");
+            if (k < 0) {
                 return 2;
             }
-            o.recovery_size_only = strcmp(optarg, "size") == 0;
+            o.recovery_size_only = k == 1;
             break;
         case O_SHUTDOWN_TIMEOUT: {
             char *end = NULL;

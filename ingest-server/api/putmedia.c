@@ -566,6 +566,10 @@ static void lookup_job(void *arg)
         snprintf(up->name, sizeof(up->name), "%s", st.name);
         fnv_hex(st.arn, h);
         snprintf(up->key_prefix, sizeof(up->key_prefix), "streams/%s/fragments/", h);
+        /* The stream's object directories now, not in its first fragment's persist (that adds
+         * two directory creations and their parents' fsyncs to its ack). An error here is met
+         * again, and reported, by the put. */
+        (void)cs_store_prepare(cfg->store, up->key_prefix);
         if (cs_index_fragment_edge(cfg->index, up->name, true, &last) == CS_OK) {
             snprintf(up->last_number, sizeof(up->last_number), "%s", last.number);
         }

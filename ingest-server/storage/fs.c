@@ -211,8 +211,9 @@ static cs_status dir_sync(struct fs_store *fs, const char *dir)
 }
 
 /* Makes every directory of `path` below the root (not the last component), fsyncing the parent of
- * each one it creates so that the new entry survives a crash before the object's own rename. */
-static cs_status make_parents(const struct fs_store *fs, char *path)
+ * each one it creates so that the new entry survives a crash before the object's own rename. The
+ * parent's fsync is the group one: streams starting together share the fsyncs of `streams/`. */
+static cs_status make_parents(struct fs_store *fs, char *path)
 {
     char *p = path + fs->root_len + 1;
     cs_status s;
@@ -222,7 +223,7 @@ static cs_status make_parents(const struct fs_store *fs, char *path)
         if (mkdir(path, 0777) == 0) {
             char *up = strrchr(path, '/');
             *up = '\0';
-            s = fsync_dir(path);
+            s = dir_sync(fs, path);
             *up = '/';
         } else if (errno == EEXIST) {
             struct stat sb;
@@ -711,6 +712,29 @@ static void fs_destroy(cs_store *st)
     cs_freep(st->alloc, &st);
 }
 
+/* The directories of keys under `prefix`, made (and their parents fsynced) unless a put or an
+ * earlier prepare already made or found them. */
+static cs_status fs_prepare(cs_store *st, const char *prefix)
+{
+    struct fs_store *fs = (struct fs_store *)st;
+    char path[FS_PATH_CAP];
+    cs_status s = CS_E_NOTFOUND;
+
+    key_path(fs, prefix, path);
+    strcat(path, "x"); /* checked by store.c: prefix + "x" is a key, so it fits */
+    if (dir_known(fs, path)) {
+        return CS_OK;
+    }
+    /* A concurrent delete may remove what we just made: CS_E_NOTFOUND, try again. */
+    for (int i = 0; i < FS_OPEN_TRIES && s == CS_E_NOTFOUND; i++) {
+        s = make_parents(fs, path);
+    }
+    if (s == CS_OK) {
+        dir_set_known(fs, path, true);
+    }
+    return s;
+}
+
 static const struct csi_store_ops fs_ops = {
     .name = "fs",
     .destroy = fs_destroy,
@@ -723,6 +747,7 @@ static const struct csi_store_ops fs_ops = {
     .del = fs_del,
     .list = fs_list,
     .stat = fs_stat,
+    .prepare = fs_prepare,
 };
 
 cs_status csi_store_fs_create(const cs_store_config *cfg, cs_store **out)

@@ -208,6 +208,15 @@ typedef struct cs_store_stats {
  */
 CS_API cs_status cs_store_stat(cs_store *st, cs_store_stats *out);
 
+/**
+ * @brief Optional: makes ready, durably, what puts of keys under `prefix` will need, so that the
+ * first put does not pay for it (fs: creates the directories, fsyncing each new one's parent;
+ * s3: nothing). A later put works without it, and after a delete emptied the prefix.
+ * @param prefix  a key prefix ending in '/' (a valid key once a name is appended)
+ * @return CS_OK, CS_E_INVAL, CS_E_EXISTS (an object is in the way), CS_E_NOSPACE, CS_E_IO
+ */
+CS_API cs_status cs_store_prepare(cs_store *st, const char *prefix);
+
 /** @brief The backend's name: "fs" or "s3". */
 const char *cs_store_kind_str(cs_store_kind kind);
 

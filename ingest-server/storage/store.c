@@ -341,3 +341,22 @@ cs_status cs_store_stat(cs_store *st, cs_store_stats *out)
     memset(out, 0, sizeof(*out));
     return st->ops->stat(st, out);
 }
+
+cs_status cs_store_prepare(cs_store *st, const char *prefix)
+{
+    char key[CS_STORE_KEY_MAX + 2];
+    size_t n = prefix != NULL ? strlen(prefix) : 0;
+    cs_status s;
+
+    if (st == NULL || n == 0 || n >= CS_STORE_KEY_MAX || prefix[n - 1] != '/') {
+        return CS_E_INVAL;
+    }
+    memcpy(key, prefix, n);
+    key[n] = 'x';
+    key[n + 1] = '\0';
+    s = cs_store_key_check(key);
+    if (s != CS_OK || st->ops->prepare == NULL) {
+        return s;
+    }
+    return st->ops->prepare(st, prefix);
+}

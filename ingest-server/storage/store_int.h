@@ -30,6 +30,9 @@ struct csi_store_ops {
     cs_status (*list)(cs_store *st, const char *prefix, const char *start_after,
                       cs_store_entry *entries, size_t cap, size_t *count, bool *more);
     cs_status (*stat)(cs_store *st, cs_store_stats *out);
+    /* Makes ready what puts of keys starting with `prefix` (ends in '/') need, durably (fs: the
+     * directories); NULL: nothing to do. */
+    cs_status (*prepare)(cs_store *st, const char *prefix);
 };
 
 /* The head of every backend's store struct. */

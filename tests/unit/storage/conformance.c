@@ -402,6 +402,35 @@ static void test_keys(void **state)
     assert_int_equal(cs_store_put(st, longkey, "x", 1), CS_E_INVAL);
 }
 
+/* cs_store_prepare: checked like a key with a name appended; a prepared prefix holds no object
+ * and lists nothing; puts under it work, and preparing again is harmless. */
+static void test_prepare(void **state)
+{
+    cs_store *st = *state;
+    cs_store_entry e[4];
+    size_t n = 9, len = 0;
+    bool more = true;
+    uint8_t buf[8];
+
+    assert_int_equal(cs_store_prepare(NULL, "p/"), CS_E_INVAL);
+    assert_int_equal(cs_store_prepare(st, NULL), CS_E_INVAL);
+    assert_int_equal(cs_store_prepare(st, ""), CS_E_INVAL);
+    assert_int_equal(cs_store_prepare(st, "p"), CS_E_INVAL);      /* not ending in '/' */
+    assert_int_equal(cs_store_prepare(st, "/p/"), CS_E_INVAL);    /* leading '/' */
+    assert_int_equal(cs_store_prepare(st, "p//"), CS_E_INVAL);    /* empty segment */
+    assert_int_equal(cs_store_prepare(st, "../p/"), CS_E_INVAL);  /* escapes */
+    assert_int_equal(cs_store_prepare(st, "p/.tmp./"), CS_E_INVAL);
+    assert_int_equal(cs_store_prepare(st, "pre/a/"), CS_OK);
+    assert_int_equal(cs_store_list(st, "pre/", NULL, e, 4, &n, &more), CS_OK);
+    assert_int_equal(n, 0);
+    assert_false(more);
+    assert_int_equal(cs_store_put(st, "pre/a/1", "one", 3), CS_OK);
+    assert_int_equal(cs_store_prepare(st, "pre/a/"), CS_OK);
+    assert_int_equal(cs_store_get(st, "pre/a/1", buf, sizeof(buf), &len), CS_OK);
+    assert_int_equal(len, 3);
+    assert_memory_equal(buf, "one", 3);
+}
+
 static void test_args(void **state)
 {
     cs_store *st = *state;
@@ -429,6 +458,7 @@ int cs_store_conformance_run(const char *name, cs_store_factory make, void *ctx)
         cmocka_unit_test_setup_teardown(test_list_pagination, setup, teardown),
         cmocka_unit_test_setup_teardown(test_streamed_put, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prepare, setup, teardown),
         cmocka_unit_test_setup_teardown(test_args, setup, teardown),
     };
 

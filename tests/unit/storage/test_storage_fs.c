@@ -297,6 +297,28 @@ static void test_known_dirs(void **state)
     cs_store_destroy(&st);
 }
 
+/* fs prepare: the directories exist afterwards (so the first put makes none); an object where
+ * a directory is needed is CS_E_EXISTS; a prefix emptied by deletes is made again by the put. */
+static void test_prepare_dirs(void **state)
+{
+    const char *dir = cs_test_tmpdir("storage_fs_prepare");
+    cs_store *st = NULL;
+
+    (void)state;
+    assert_int_equal(make_fs((void *)dir, &st), CS_OK);
+    assert_int_equal(cs_store_prepare(st, "streams/0123/fragments/"), CS_OK);
+    assert_int_equal(cs_test_sh("test -d '%s/streams/0123/fragments'", dir), 0);
+    assert_int_equal(cs_test_sh("test -z \"$(ls -A '%s/streams/0123/fragments')\"", dir), 0);
+    assert_int_equal(cs_store_put(st, "blk", "x", 1), CS_OK);
+    assert_int_equal(cs_store_prepare(st, "blk/a/"), CS_E_EXISTS);
+    assert_int_equal(cs_store_put(st, "streams/0123/fragments/1.mkv", "one", 3), CS_OK);
+    assert_int_equal(cs_store_delete(st, "streams/0123/fragments/1.mkv"), CS_OK);
+    assert_int_equal(cs_test_sh("test ! -e '%s/streams'", dir), 0); /* emptied: removed */
+    assert_int_equal(cs_store_put(st, "streams/0123/fragments/2.mkv", "two", 3), CS_OK);
+    assert_int_equal(cs_test_sh("test -f '%s/streams/0123/fragments/2.mkv'", dir), 0);
+    cs_store_destroy(&st);
+}
+
 /* Every allocation failure is reported as CS_E_NOMEM (or absorbed) and nothing leaks. */
 static void test_alloc_failures(void **state)
 {
@@ -348,6 +370,7 @@ int main(void)
         cmocka_unit_test(test_kill_mid_put),   cmocka_unit_test(test_kill_anywhere),
         cmocka_unit_test(test_dir_collisions), cmocka_unit_test(test_threads),
         cmocka_unit_test(test_known_dirs),     cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_prepare_dirs),
     };
     int failed;
 

@@ -415,10 +415,10 @@ static void test_prepare(void **state)
     assert_int_equal(cs_store_prepare(NULL, "p/"), CS_E_INVAL);
     assert_int_equal(cs_store_prepare(st, NULL), CS_E_INVAL);
     assert_int_equal(cs_store_prepare(st, ""), CS_E_INVAL);
-    assert_int_equal(cs_store_prepare(st, "p"), CS_E_INVAL);      /* not ending in '/' */
-    assert_int_equal(cs_store_prepare(st, "/p/"), CS_E_INVAL);    /* leading '/' */
-    assert_int_equal(cs_store_prepare(st, "p//"), CS_E_INVAL);    /* empty segment */
-    assert_int_equal(cs_store_prepare(st, "../p/"), CS_E_INVAL);  /* escapes */
+    assert_int_equal(cs_store_prepare(st, "p"), CS_E_INVAL);     /* not ending in '/' */
+    assert_int_equal(cs_store_prepare(st, "/p/"), CS_E_INVAL);   /* leading '/' */
+    assert_int_equal(cs_store_prepare(st, "p//"), CS_E_INVAL);   /* empty segment */
+    assert_int_equal(cs_store_prepare(st, "../p/"), CS_E_INVAL); /* escapes */
     assert_int_equal(cs_store_prepare(st, "p/.tmp./"), CS_E_INVAL);
     assert_int_equal(cs_store_prepare(st, "pre/a/"), CS_OK);
     assert_int_equal(cs_store_list(st, "pre/", NULL, e, 4, &n, &more), CS_OK);

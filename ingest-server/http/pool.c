@@ -29,14 +29,13 @@ cs_http_job *cs_http_job_defer(void)
         return NULL;
     }
     j->deferred = true;
-    return (cs_http_job *)j;
+    return j;
 }
 
 /* Exactly one of the worker (when the job returns) and this call posts `done`: whichever comes
  * second, so `done` runs only after both, and nothing touches the job after its post. */
-void cs_http_job_complete(cs_http_job *h)
+void cs_http_job_complete(cs_http_job *j)
 {
-    struct csi_job *j = (struct csi_job *)h;
     if (j == NULL) {
         return;
     }

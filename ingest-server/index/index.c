@@ -1170,8 +1170,12 @@ static void gc_lead(cs_index *ix)
     ix->gc_leading = false;
 }
 
+/* Queues `req` (gc_mu held); a row without a server timestamp gets the clock's now. */
 static void gc_enqueue(cs_index *ix, struct gc_req *req)
 {
+    if (req->f->server_ms == 0) {
+        req->f->server_ms = (int64_t)(cs_clock_wall_ns(ix->clock) / 1000000u);
+    }
     if (ix->gc_tail != NULL) {
         ix->gc_tail->next = req;
     } else {
@@ -1193,9 +1197,6 @@ cs_status cs_index_fragment_insert(cs_index *ix, const char *stream_name, cs_ind
     }
     if (existed) {
         *existed = false;
-    }
-    if (f->server_ms == 0) {
-        f->server_ms = (int64_t)(cs_clock_wall_ns(ix->clock) / 1000000u);
     }
     memset(&req, 0, sizeof(req));
     req.stream_name = stream_name;
@@ -1229,9 +1230,6 @@ cs_status cs_index_fragment_insert_async(cs_index *ix, const char *stream_name,
     req = calloc(1, sizeof(*req));
     if (req == NULL) {
         return CS_E_NOMEM;
-    }
-    if (f->server_ms == 0) {
-        f->server_ms = (int64_t)(cs_clock_wall_ns(ix->clock) / 1000000u);
     }
     req->stream_name = stream_name;
     req->f = f;

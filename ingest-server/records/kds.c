@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -162,7 +163,11 @@ static void md5_short(const char *key, size_t len, uint8_t out[16])
  * a 500-record PutRecords. Two-way set-associative (HK_SETS sets by FNV-1a of the key; a miss
  * moves way 0 to way 1 and fills way 0); a slot holds the whole key (up to HK_KEYMAX bytes), so
  * a hit is exact: the same bytes, the MD5 computed for them before. Longer keys and misses are
- * hashed as before. Per thread (256 KiB, touched only as used), so no lock and no sharing. */
+ * hashed as before. Per thread, so no lock and no sharing; allocated by the thread's first
+ * hash (~230 KiB, zero pages until used) and freed when the thread exits. Not a static
+ * _Thread_local array: the C library zero-fills a thread's static TLS block when it creates the
+ * thread, so every thread of the process (64 persist workers among them) paid 256 KiB of
+ * resident memory whether it ever hashed a key or not. */
 #define HK_SETS 2048u
 #define HK_KEYMAX 40u
 struct hk_slot {
@@ -170,7 +175,33 @@ struct hk_slot {
     uint8_t len; /* 0: empty */
     char key[HK_KEYMAX];
 };
-static _Thread_local struct hk_slot hk_cache[HK_SETS][2];
+typedef struct hk_slot hk_set[2];
+static _Thread_local hk_set *hk_cache; /* HK_SETS sets, or NULL */
+static _Thread_local bool hk_tried;
+static pthread_once_t hk_once = PTHREAD_ONCE_INIT;
+static pthread_key_t hk_key; /* frees a thread's cache when it exits */
+static bool hk_key_ok;
+
+static void hk_key_init(void)
+{
+    hk_key_ok = pthread_key_create(&hk_key, free) == 0;
+}
+
+/* The calling thread's cache, allocated on first use; NULL without memory (keys are then hashed
+ * every time). */
+static hk_set *hk_table(void)
+{
+    if (hk_cache == NULL && !hk_tried) {
+        hk_tried = true;
+        pthread_once(&hk_once, hk_key_init);
+        if (hk_key_ok && (hk_cache = calloc(HK_SETS, sizeof(hk_set))) != NULL &&
+            pthread_setspecific(hk_key, hk_cache) != 0) {
+            free(hk_cache);
+            hk_cache = NULL;
+        }
+    }
+    return hk_cache;
+}
 
 static uint32_t hk_index(const char *key, size_t len)
 {
@@ -190,7 +221,7 @@ cs_status csi_kds_hash_key(const char *partition_key, size_t len, csi_u128 *out)
     if (out == NULL || (partition_key == NULL && len > 0)) {
         return CS_E_INVAL;
     }
-    if (len > 0 && len <= HK_KEYMAX) {
+    if (len > 0 && len <= HK_KEYMAX && hk_table() != NULL) {
         set = hk_cache[hk_index(partition_key, len)];
         for (int w = 0; w < 2; w++) {
             if (set[w].len == len && memcmp(set[w].key, partition_key, len) == 0) {

@@ -5,7 +5,11 @@
  * against snprintf; the branch-free base64 decoder against the encoder and with a byte outside
  * the alphabet at every position; and the sequence numbers of puts (the previous one + 1) and
  * of reads (the same) against csi_kds_seq_format, over offsets that carry (9 -> 10, 99 -> 100,
- * 999 -> 1000). */
+ * 999 -> 1000). The cache is also used from several threads at once, and it is not static
+ * thread-local storage (which the C library zero-fills for every thread it creates). */
+#define _GNU_SOURCE
+#include <link.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -50,31 +54,97 @@ static void test_md5(void **state)
 
 /* The per-thread cache of hash keys: many keys (more than its slots, so slots are reused and
  * keys collide), each hashed again later in another order: every answer is the MD5 of the key. */
-static void test_hash_cache(void **state)
+enum { KEYS = 3000 };
+static char hk_keys[KEYS][48];
+static size_t hk_lens[KEYS];
+
+static void make_keys(void)
 {
-    enum { KEYS = 3000 };
-    static char keys[KEYS][48];
-    static size_t lens[KEYS];
-    (void)state;
     for (int k = 0; k < KEYS; k++) {
-        lens[k] = 1 + rnd() % 47; /* both sides of the cache's 40-byte limit */
-        for (size_t i = 0; i < lens[k]; i++) {
-            keys[k][i] = (char)('a' + rnd() % 3); /* few letters: many keys share prefixes */
+        hk_lens[k] = 1 + rnd() % 47; /* both sides of the cache's 40-byte limit */
+        for (size_t i = 0; i < hk_lens[k]; i++) {
+            hk_keys[k][i] = (char)('a' + rnd() % 3); /* few letters: many keys share prefixes */
         }
     }
+}
+
+/* Hashes every key 4 times in 4 orders (`skew` shifts them); returns the number of wrong
+ * answers (cmocka's asserts belong to the main thread). */
+static int hash_all(int skew)
+{
+    int wrong = 0;
     for (int round = 0; round < 4; round++) {
         for (int t = 0; t < KEYS; t++) {
-            int k = round % 2 ? KEYS - 1 - t : (t * 7) % KEYS;
+            int k = (round % 2 ? KEYS - 1 - t : (t * 7) % KEYS) + skew;
             uint8_t md[CS_MD5_SIZE];
             csi_u128 h, want = 0;
-            assert_int_equal(csi_kds_hash_key(keys[k], lens[k], &h), CS_OK);
-            assert_int_equal(cs_md5(keys[k], lens[k], md), CS_OK);
+            k %= KEYS;
+            if (csi_kds_hash_key(hk_keys[k], hk_lens[k], &h) != CS_OK ||
+                cs_md5(hk_keys[k], hk_lens[k], md) != CS_OK) {
+                wrong++;
+                continue;
+            }
             for (size_t i = 0; i < CS_MD5_SIZE; i++) {
                 want = want << 8 | md[i];
             }
-            assert_true(h == want);
+            wrong += h != want;
         }
     }
+    return wrong;
+}
+
+static void test_hash_cache(void **state)
+{
+    (void)state;
+    make_keys();
+    assert_int_equal(hash_all(0), 0);
+}
+
+static void *hash_thread(void *arg)
+{
+    int *skew_and_result = arg;
+    *skew_and_result = hash_all(*skew_and_result);
+    return NULL;
+}
+
+/* Threads with caches of their own at the same time (each is freed when its thread ends: the
+ * sanitizer build's leak check sees one that is not). */
+static void test_hash_cache_threads(void **state)
+{
+    pthread_t th[4];
+    int arg[4];
+    (void)state;
+    make_keys();
+    for (int i = 0; i < 4; i++) {
+        arg[i] = i * 977;
+        assert_int_equal(pthread_create(&th[i], NULL, hash_thread, &arg[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(arg[i], 0);
+    }
+}
+
+static int tls_of_program(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        if (info->dlpi_phdr[i].p_type == PT_TLS) {
+            *(size_t *)data = info->dlpi_phdr[i].p_memsz;
+        }
+    }
+    return 1; /* the first object is the program itself */
+}
+
+/* This program links the record streams' library: its static TLS (zero-filled by the C library
+ * for every thread created, used or not) stays small. With the cache as a static thread-local
+ * array it was 256 KiB, which every thread of the server paid in resident memory. */
+static void test_static_tls_small(void **state)
+{
+    size_t tls = 0;
+    (void)state;
+    dl_iterate_phdr(tls_of_program, &tls);
+    assert_true(tls <= 4096);
 }
 
 static void test_formats(void **state)
@@ -205,6 +275,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_md5),
         cmocka_unit_test(test_hash_cache),
+        cmocka_unit_test(test_hash_cache_threads),
+        cmocka_unit_test(test_static_tls_small),
         cmocka_unit_test(test_formats),
         cmocka_unit_test(test_base64),
         cmocka_unit_test(test_sequence_numbers),

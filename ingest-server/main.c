@@ -94,7 +94,7 @@ static void usage(FILE *f)
         "  --no-auth                the same as --auth none\n"
         "  --log-level LEVEL        error, warn, info, debug, trace or 0..5 (default warn)\n"
         "  --getmedia-max-seconds N   end every GetMedia response after N s (default 0: never)\n"
-        "  --workers N              threads that persist fragments (default 16; fragments\n"
+        "  --workers N              threads that persist fragments (default 64; fragments\n"
         "                           persist in parallel and share index commits); 8 more\n"
         "                           serve the control plane, stream lookups and reads\n"
         "  --event-loop epoll|poll  epoll (default: libev, where lws' evlib plugin is there;\n"
@@ -523,7 +523,7 @@ int main(int argc, char **argv)
                         .port = 8080,
                         .data_dir = "./camstream-data",
                         .region = "us-west-2",
-                        .workers = 16,
+                        .workers = 64,
                         .shutdown_timeout_s = 10,
                         .account_id = "123456789012",
                         .log_level = 2};

@@ -2046,7 +2046,7 @@ static void usage(FILE *f)
         "  --sweep-duration S  seconds of each sweep point (default 10)\n"
         "  --keep              keep the temp dir\n"
         "  --ceiling-workers K at most K fragments persisting at once in the ceiling (default:\n"
-        "                      one per connection; the server has 4 workers)\n"
+        "                      one per connection; the server persists on --workers threads)\n"
         "  --ceiling-dirsync   the ceiling also fsyncs the directory after each rename\n"
         "  --no-paced-ceiling  skip the ceiling's run of scenario 2\n"
         "With $CS_BENCH_RESULTS set, every figure is also appended to that file as a JSON line\n"

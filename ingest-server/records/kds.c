@@ -218,11 +218,12 @@ cs_status csi_kds_hash_key(const char *partition_key, size_t len, csi_u128 *out)
     csi_u128 v = 0;
     cs_status st;
     struct hk_slot *set = NULL;
+    hk_set *table;
     if (out == NULL || (partition_key == NULL && len > 0)) {
         return CS_E_INVAL;
     }
-    if (len > 0 && len <= HK_KEYMAX && hk_table() != NULL) {
-        set = hk_cache[hk_index(partition_key, len)];
+    if (len > 0 && len <= HK_KEYMAX && (table = hk_table()) != NULL) {
+        set = table[hk_index(partition_key, len)];
         for (int w = 0; w < 2; w++) {
             if (set[w].len == len && memcmp(set[w].key, partition_key, len) == 0) {
                 *out = set[w].h;

@@ -223,10 +223,14 @@ static void update_pressure(csi_cstore *s)
     }
 }
 
-/* Pops the oldest fragment; the caller checked count > 0. */
+/* Pops the oldest fragment; the caller checked count > 0. The tail never moves back: it may
+ * already be past the fragment's end (release_sent). */
 static void pop_oldest(csi_cstore *s)
 {
-    s->tail = entry_end(s, s->first_seq);
+    uint64_t end = entry_end(s, s->first_seq);
+    if (end > s->tail) {
+        s->tail = end;
+    }
     s->first_seq++;
     s->count--;
     if (s->sent_seq < s->first_seq) {
@@ -266,6 +270,26 @@ static void evict_oldest(csi_cstore *s)
     if (s->cfg.on_drop != NULL) {
         s->cfg.on_drop(s->cfg.cb_ctx, &d);
     }
+}
+
+/* DROP_OLDEST, before any eviction: gives up the bytes already handed to the reader (they are
+ * in the connection, on their way to the server), up to the pinned span. Their fragments stay
+ * indexed: a PERSISTED ack frees them as usual, and csi_cstore_rewind() drops (and reports) the
+ * ones it cannot send again. Returns whether the tail moved. */
+static bool release_sent(csi_cstore *s)
+{
+    uint64_t to;
+
+    skip_padding(s);
+    to = s->sent;
+    if (s->pinned && s->pin_start < to) {
+        to = s->pin_start;
+    }
+    if (s->count == 0 || to <= s->tail) {
+        return false;
+    }
+    s->tail = to;
+    return true;
 }
 
 /* Frees complete, fully sent fragments covered by the ack high-water mark. */
@@ -375,6 +399,10 @@ cs_status csi_cstore_reserve(csi_cstore *s, size_t len, unsigned flags, uint64_t
         }
         if (s->cfg.policy == CSI_CSTORE_DROP_OLDEST) {
             bool pin_blocks = s->pinned && s->pin_start < s->tail;
+            if (release_sent(s)) {
+                update_pressure(s);
+                continue;
+            }
             /* A frame that starts a fragment may evict the one being written, too. */
             if (!pin_blocks &&
                 (s->count >= 2 || (s->count == 1 && (flags & CSI_CSTORE_FRAGMENT_START) != 0))) {
@@ -557,6 +585,15 @@ cs_status csi_cstore_rewind(csi_cstore *s, bool *needs_header)
         return CS_E_INVAL;
     }
     cs_mutex_lock(&s->lock);
+    /* Fragments whose sent bytes were given up cannot be sent again: dropped now, oldest first
+     * (they reached the server only if the old connection delivered them). */
+    while (s->count > 0 && entry(s, s->first_seq)->start < s->tail) {
+        if (s->count == 1) {
+            s->need_frag_start = true; /* it was the fragment being written */
+        }
+        evict_oldest(s);
+        update_pressure(s);
+    }
     if (s->count > 0) {
         struct cstore_entry *e = entry(s, s->first_seq);
         s->sent = e->start;

@@ -39,7 +39,9 @@ extern "C" {
 
 /** What reserve does when the store is full. */
 typedef enum csi_cstore_policy {
-    /** Drop the oldest whole fragments (sent or not, persisted or not), reporting each. */
+    /** Give up the bytes already handed to the reader (their fragments stay indexed until
+     * acked; csi_cstore_rewind() drops and reports the ones it cannot send again), then drop the
+     * oldest whole fragments, reporting each. */
     CSI_CSTORE_DROP_OLDEST = 0,
     /** Block up to wait_timeout_ns for acks to free space; then CS_E_TIMEOUT. */
     CSI_CSTORE_WAIT = 1,
@@ -186,8 +188,9 @@ cs_status csi_cstore_skip(csi_cstore *s, size_t n);
 cs_status csi_cstore_ack_persisted(csi_cstore *s, uint64_t ts_ns, size_t *freed);
 
 /**
- * @brief For a new connection: moves "sent" back to the oldest kept (unpersisted) fragment, a
- * fragment boundary, and clears the discontinuity.
+ * @brief For a new connection: drops (and reports, was_sent) every fragment some of whose bytes
+ * were given up to make room, then moves "sent" back to the oldest kept (unpersisted) fragment,
+ * a fragment boundary, and clears the discontinuity.
  * @param[out] needs_header  true when the bytes there do not begin with a stream header, so the
  *                           caller sends cs_mkv_fragmenter_header() first (may be NULL)
  */

@@ -22,7 +22,7 @@ void cs_producer_config_init(cs_producer_config *cfg)
     cfg->tls_verify = true;
     cfg->connect_timeout_ms = 5000;
     cfg->request_timeout_ms = 10000;
-    cfg->stale_timeout_ms = 20000;
+    cfg->stale_timeout_ms = 60000;
     cfg->backoff_initial_ms = 200;
     cfg->backoff_max_ms = 10000;
     cfg->endpoint_ttl_ms = 2700000;

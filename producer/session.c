@@ -860,8 +860,9 @@ uint64_t csi_session_step(cs_stream *s, uint64_t now)
         csi_cstore_get_metrics(s->store, &cm);
         /* Outstanding: this upload sent bytes and the store still holds data (unacked, or
          * waiting behind a connection that stopped reading; evictions may have removed
-         * everything it sent). */
-        outstanding = ss->conn_bytes > 0 && cm.bytes_used > 0;
+         * everything it sent; a full store may have released the bytes of fragments it still
+         * keeps for their acks). */
+        outstanding = ss->conn_bytes > 0 && (cm.bytes_used > 0 || cm.fragments_stored > 0);
         if (cm.bytes_unsent == 0 && cm.fragments_stored == 1 && ss->have_buffering &&
             ss->buffering_key == cm.oldest_ts_ns && !ss->body_ended && !flush_wanted(s, false)) {
             /* Only the open fragment is kept, all sent, and the server has begun it: it waits

@@ -231,7 +231,9 @@ typedef struct cs_producer_config {
     uint32_t connect_timeout_ms; /**< default 5000 */
     uint32_t request_timeout_ms; /**< a control-plane call; default 10000 */
     /** No ack for this long while bytes are outstanding: the connection is stale and is
-     * replaced; default 20000 (the server sends IDLE acks every few seconds). */
+     * replaced; default 60000 (the server sends IDLE acks every few seconds). Replacing a
+     * connection gives up the bytes in its socket buffers, which a full store counts on (see
+     * CS_FULL_DROP_OLDEST); an outage shorter than this keeps them. */
     uint32_t stale_timeout_ms;
     uint32_t backoff_initial_ms; /**< default 200 */
     uint32_t backoff_max_ms;     /**< default 10000 */
@@ -277,9 +279,12 @@ CS_API const char *cs_stream_state_str(cs_stream_state state);
 
 /** @brief When the content store is full. */
 typedef enum cs_full_policy {
-    CS_FULL_DROP_OLDEST = 0, /**< drop the oldest whole fragments (reported through on_drop) */
-    CS_FULL_WAIT = 1,        /**< put_frame waits up to full_wait_ms for PERSISTED acks, then
-                                  returns CS_E_TIMEOUT and the frame is not stored */
+    /** first give up the bytes already handed to the connection (their fragments are
+     * reported through on_drop, maybe_stored, only if that connection is replaced before their
+     * PERSISTED acks), then drop the oldest whole fragments (reported through on_drop) */
+    CS_FULL_DROP_OLDEST = 0,
+    CS_FULL_WAIT = 1, /**< put_frame waits up to full_wait_ms for PERSISTED acks, then
+                           returns CS_E_TIMEOUT and the frame is not stored */
 } cs_full_policy;
 
 /** @brief How cluster timecodes relate to frame timestamps (PROTOCOL.md §3). */

@@ -485,7 +485,7 @@ def case_properties(env):
               % (len(names), missing))
     for n, default in (("storage-size", "16"), ("fragment-duration", "2000"),
                        ("retention-period", "2"), ("max-latency", "60"),
-                       ("connection-staleness", "20"), ("key-frame-fragmentation", "true"),
+                       ("connection-staleness", "60"), ("key-frame-fragmentation", "true"),
                        ("absolute-fragment-times", "true"), ("create-stream", "true")):
         m = re.search(r"^  %s\s*:.*?Default: (\S+)" % re.escape(n), p.stdout, re.M | re.S)
         e2e.check(m is not None and m.group(1) == default,

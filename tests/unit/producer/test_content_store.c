@@ -155,7 +155,9 @@ static size_t put_at(csi_cstore *s, wstate *w, size_t len, unsigned flags, uint6
 
 /* Every physical head position o: a frame one byte longer than the room left at the block's end
  * pads to the start when the 1-byte fragment before it can stay (o > cap/2), else evicts it (then
- * the empty store simply restarts at 0) when it cannot. Bytes are checked after every step. */
+ * the empty store simply restarts at 0) when it cannot. That fragment was sent, so its byte is
+ * given up first (it stays indexed until its ack); only the padding makes the eviction needed.
+ * Bytes are checked after every step. */
 static void test_every_wrap_position(void **state)
 {
     const size_t cap = 4096;
@@ -192,10 +194,10 @@ static void test_every_wrap_position(void **state)
         assert_int_equal(r.n_drops, drops);
         /* A continuation right behind it, then everything is read back and freed. */
         if (len < cap) {
-            /* (evicts the 1-byte fragment when 2 * len == cap) */
+            /* (when 2 * len == cap it needs the 1-byte fragment's byte, given up already: the
+             * fragment stays, sent and indexed, until the ack) */
             h = put_at(s, &w, 1, 0, ts, base, &off) % cap;
             assert_int_equal(off, len);
-            drops += 2 * len == cap;
             assert_int_equal(r.n_drops, drops);
         } else {
             h = 0;
@@ -203,10 +205,9 @@ static void test_every_wrap_position(void **state)
         drain(s, &w);
         assert_int_equal(csi_cstore_ack_persisted(s, ts, NULL), CS_OK);
     }
-    /* Padded: o = cap/2 + 1 .. cap - 1. Evicted: o = 1 .. cap/2, and the continuation at
-     * o = cap/2 + 1 (where 1 + padding + frame is exactly the capacity). */
+    /* Padded: o = cap/2 + 1 .. cap - 1. Evicted: o = 1 .. cap/2. */
     assert_int_equal(padded, cap / 2 - 1);
-    assert_int_equal(r.n_drops, cap / 2 + 1);
+    assert_int_equal(r.n_drops, cap / 2);
     csi_cstore_destroy(&s);
     assert_null(s);
 }
@@ -501,11 +502,106 @@ static void test_drop_oldest(void **state)
     /* The fragment being written outgrows the store: evicted, and the next commit must start
      * a fragment. */
     assert_int_equal(put(s, &w, 3000, CSI_CSTORE_FRAGMENT_START, 10, NULL, NULL), CS_OK);
-    read_n(s, &w, w.off);
     assert_int_equal(put(s, &w, 3000, 0, 11, NULL, NULL), CS_E_NOSPACE);
     assert_int_equal(r.drops[r.n_drops - 1].first_ts_ns, 10);
     assert_int_equal(put(s, &w, 100, 0, 12, NULL, NULL), CS_E_STATE);
     assert_int_equal(put(s, &w, 100, CSI_CSTORE_FRAGMENT_START, 13, NULL, NULL), CS_OK);
+    csi_cstore_destroy(&s);
+}
+
+/* DROP_OLDEST gives up sent bytes before it drops anything: the fragments stay indexed (no
+ * report) and their PERSISTED ack frees them; a rewind drops, oldest first and whole, every one
+ * whose bytes were given up; the unsent bytes are never touched. */
+static void test_release_sent_before_evicting(void **state)
+{
+    recorder r = {0};
+    wstate w = {0};
+    csi_cstore *s = mk(8192, CSI_CSTORE_DROP_OLDEST, 0, &r, NULL);
+    csi_cstore_metrics m;
+    csi_cstore_span sp;
+    size_t freed = 0;
+    bool nh = false;
+    (void)state;
+
+    /* F1..F3 of 2000 bytes each (two frames); F1, F2 and half of F3 sent; nothing acked. */
+    for (unsigned f = 1; f <= 3; f++) {
+        unsigned fl = CSI_CSTORE_FRAGMENT_START | (f == 1 ? CSI_CSTORE_SESSION_START : 0u);
+        assert_int_equal(put(s, &w, 1000, fl, f * 100u, NULL, NULL), CS_OK);
+        assert_int_equal(put(s, &w, 1000, 0, f * 100u + 1, NULL, NULL), CS_OK);
+    }
+    read_n(s, &w, 5000);
+    /* F4 (3000) does not fit in the 2192 left at the block's end: it wraps, and needs the
+     * 5000 sent bytes, which go; nothing is dropped. Used: F3's unsent 1000, the padding, F4. */
+    assert_int_equal(put(s, &w, 3000, CSI_CSTORE_FRAGMENT_START, 400, NULL, NULL), CS_OK);
+    assert_int_equal(r.n_drops, 0);
+    csi_cstore_get_metrics(s, &m);
+    assert_int_equal(m.fragments_stored, 4);
+    assert_int_equal(m.bytes_used, 1000 + 2192 + 3000);
+    assert_int_equal(m.bytes_unsent, 1000 + 2192 + 3000);
+    assert_int_equal(m.oldest_ts_ns, 100);
+    /* The reader goes on where it was: F3's second half, then F4, byte-exact. */
+    read_n(s, &w, 7000);
+    /* The acks free the released fragments as if they were whole. */
+    assert_int_equal(csi_cstore_ack_persisted(s, 300, &freed), CS_OK);
+    assert_int_equal(freed, 3);
+    csi_cstore_get_metrics(s, &m);
+    assert_int_equal(m.fragments_stored, 1);
+    assert_int_equal(m.fragments_persisted, 3);
+    assert_int_equal(m.bytes_used, 3000);
+    assert_int_equal(r.n_drops, 0);
+
+    /* Unsent bytes are not given up: F4 has 2000 unsent; F5 (7500) evicts F4 whole. */
+    assert_int_equal(put(s, &w, 7500, CSI_CSTORE_FRAGMENT_START, 500, NULL, NULL), CS_OK);
+    assert_int_equal(r.n_drops, 1);
+    assert_int_equal(r.drops[0].first_ts_ns, 400);
+    assert_int_equal(r.drops[0].bytes, 3000);
+    assert_true(r.drops[0].was_sent);
+    /* (F4 was evicted under the reader: a new connection.) */
+    assert_int_equal(csi_cstore_peek(s, &sp), CS_OK);
+    assert_true(sp.discontinuity);
+    assert_int_equal(csi_cstore_rewind(s, &nh), CS_OK);
+    assert_true(nh);
+    w.roff = 9000;
+    read_n(s, &w, w.off);
+    csi_cstore_destroy(&s);
+
+    /* A connection replaced before the acks: the released fragments cannot be sent again. */
+    memset(&r, 0, sizeof(r));
+    w.off = w.roff = 0;
+    s = mk(8192, CSI_CSTORE_DROP_OLDEST, 0, &r, NULL);
+    for (unsigned f = 1; f <= 3; f++) {
+        assert_int_equal(put(s, &w, 2000, CSI_CSTORE_FRAGMENT_START, f * 100u, NULL, NULL), CS_OK);
+    }
+    read_n(s, &w, 4000); /* F1 and F2 */
+    assert_int_equal(put(s, &w, 4000, CSI_CSTORE_FRAGMENT_START, 400, NULL, NULL), CS_OK);
+    assert_int_equal(r.n_drops, 0);
+    assert_int_equal(csi_cstore_rewind(s, &nh), CS_OK);
+    assert_int_equal(r.n_drops, 2); /* F1, F2: oldest first, whole, reported as sent */
+    assert_int_equal(r.drops[0].first_ts_ns, 100);
+    assert_int_equal(r.drops[1].first_ts_ns, 200);
+    assert_int_equal(r.drops[1].bytes, 2000);
+    assert_true(r.drops[0].was_sent && r.drops[1].was_sent);
+    assert_true(nh);
+    csi_cstore_get_metrics(s, &m);
+    assert_int_equal(m.fragments_stored, 2);
+    assert_int_equal(m.fragments_dropped, 2);
+    assert_int_equal(m.oldest_ts_ns, 300);
+    w.roff = 4000; /* re-sent from F3, byte-exact */
+    read_n(s, &w, w.off);
+
+    /* The fragment being written, released and then rewound past: the writer starts anew. */
+    assert_int_equal(put(s, &w, 4000, CSI_CSTORE_FRAGMENT_START, 500, NULL, NULL), CS_OK);
+    assert_int_equal(csi_cstore_ack_persisted(s, 400, &freed), CS_OK);
+    read_n(s, &w, w.off);
+    assert_int_equal(put(s, &w, 6000, 0, 501, NULL, NULL), CS_OK); /* releases F5's 4000 */
+    csi_cstore_get_metrics(s, &m);
+    assert_int_equal(m.fragments_stored, 1);
+    assert_int_equal(m.bytes_used, 192 + 6000); /* the wrap's padding and the new frame */
+    assert_int_equal(csi_cstore_rewind(s, NULL), CS_OK);
+    assert_int_equal(r.drops[r.n_drops - 1].first_ts_ns, 500);
+    assert_int_equal(r.drops[r.n_drops - 1].frames, 2);
+    assert_int_equal(put(s, &w, 10, 0, 502, NULL, NULL), CS_E_STATE);
+    assert_int_equal(put(s, &w, 10, CSI_CSTORE_FRAGMENT_START, 600, NULL, NULL), CS_OK);
     csi_cstore_destroy(&s);
 }
 
@@ -892,6 +988,7 @@ int main(void)
         cmocka_unit_test(test_random_wraps),
         cmocka_unit_test(test_rewind_and_persisted_tail),
         cmocka_unit_test(test_drop_oldest),
+        cmocka_unit_test(test_release_sent_before_evicting),
         cmocka_unit_test(test_index_full),
         cmocka_unit_test(test_pinned_span_survives_eviction),
         cmocka_unit_test(test_wait_timeout_and_wake),

@@ -344,15 +344,21 @@ static uint64_t place(csi_cstore *s, size_t len)
     return s->head + (s->cap - phys);
 }
 
-/* Room for len bytes at start, and an index entry if the frame starts a fragment. */
-static bool fits(const csi_cstore *s, uint64_t start, size_t len, unsigned flags)
+/* Room for len bytes at start. */
+static bool bytes_fit(const csi_cstore *s, uint64_t start, size_t len)
 {
     uint64_t reclaim = s->tail;
 
     if (s->pinned && s->pin_start < reclaim) {
         reclaim = s->pin_start;
     }
-    return start + len - reclaim <= s->cap &&
+    return start + len - reclaim <= s->cap;
+}
+
+/* Room for len bytes at start, and an index entry if the frame starts a fragment. */
+static bool fits(const csi_cstore *s, uint64_t start, size_t len, unsigned flags)
+{
+    return bytes_fit(s, start, len) &&
            ((flags & CSI_CSTORE_FRAGMENT_START) == 0 || s->count < s->n_idx);
 }
 
@@ -399,7 +405,7 @@ cs_status csi_cstore_reserve(csi_cstore *s, size_t len, unsigned flags, uint64_t
         }
         if (s->cfg.policy == CSI_CSTORE_DROP_OLDEST) {
             bool pin_blocks = s->pinned && s->pin_start < s->tail;
-            if (release_sent(s)) {
+            if (!bytes_fit(s, start, len) && release_sent(s)) {
                 update_pressure(s);
                 continue;
             }

@@ -14,7 +14,9 @@
  *   three ways: the producer's cs_allocator, libcurl's curl_global_init_mem hooks, and every
  *   malloc/calloc/realloc of the process (benchutil's interposed malloc); the SDK's peak live
  *   heap beyond the content store (from its allocator) and libcurl's (from its hooks); threads
- *   while streaming (max of /proc/self/task); peak RSS (VmHWM). Again with a 20 MiB store for RSS.
+ *   while streaming (max of /proc/self/task); peak RSS (VmHWM). Again with a 20 MiB store for RSS,
+ *   and over HTTPS with the 4 MiB store (the server with a self-signed certificate made by
+ *   `openssl req`, its CA given to the SDK; ALPN offers h2) for RSS and allocations.
  * - massif (tests/bench/producer-massif.sh): peak heap of the whole process beyond the content
  *   store under valgrind --tool=massif.
  * - callgrind (tests/bench/callgrind-per-frame.sh BUILD producer): instructions of the whole
@@ -33,6 +35,7 @@
  */
 #define _GNU_SOURCE
 #include <curl/curl.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <libgen.h>
@@ -482,6 +485,7 @@ struct child_opts {
     const char *ingest;
     double stall_at_s, stall_for_s;
     bool verify;
+    bool tls; /* stream over HTTPS (a self-signed certificate made here, its CA given to the SDK) */
 };
 
 static pt_frame clip_frames[NFR];
@@ -509,7 +513,8 @@ static int child(const struct child_opts *o)
     cs_stream *s = NULL;
     cs_stream_metrics m;
     char data_dir[] = "/var/tmp/producer-bench.XXXXXX", endpoint[128], stream[64], cmd[256];
-    const char *flags[] = {NULL};
+    char cert[64], key[64];
+    const char *flags[] = {NULL, NULL, NULL, NULL, NULL};
     uint64_t t0, base, interval = o->fast ? FRAME_NS / 10 : FRAME_NS;
     size_t sdk0 = 0, curl0 = 0, proc0 = 0, max_used = 0, store_fp = 0, idx;
     uint64_t max_used_dur = 0; /* the video the store held at its peak fill */
@@ -531,7 +536,28 @@ static int child(const struct child_opts *o)
     pt_clip_close(&clip);
     clip.frames = clip_frames;
     clip.count = NFR;
-    if (mkdtemp(data_dir) == NULL || pt_server_start(o->ingest, data_dir, 0, flags, NULL, &sv)) {
+    if (mkdtemp(data_dir) == NULL) {
+        fprintf(stderr, "mkdtemp: %s\n", strerror(errno));
+        return 1;
+    }
+    if (o->tls) {
+        char gen[512];
+        snprintf(cert, sizeof(cert), "%s/cert.pem", data_dir);
+        snprintf(key, sizeof(key), "%s/key.pem", data_dir);
+        snprintf(gen, sizeof(gen),
+                 "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s -days 1 "
+                 "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null",
+                 key, cert);
+        if (system(gen) != 0) {
+            fprintf(stderr, "cannot make a certificate with openssl: %s\n", gen);
+            return 1;
+        }
+        flags[0] = "--tls-cert";
+        flags[1] = cert;
+        flags[2] = "--tls-key";
+        flags[3] = key;
+    }
+    if (pt_server_start(o->ingest, data_dir, 0, flags, NULL, &sv)) {
         fprintf(stderr, "cannot start %s\n", o->ingest);
         return 1;
     }
@@ -553,6 +579,7 @@ static int child(const struct child_opts *o)
     pc.secret_key = PT_SK;
     pc.use_environment = false;
     pc.allocator = &sdk_allocator;
+    pc.ca_path = o->tls ? cert : NULL;
     if (cs_producer_create(&pc, &p) != CS_OK) {
         fprintf(stderr, "cs_producer_create failed\n");
         return 1;
@@ -818,7 +845,7 @@ static double run_script(const char *cmd, const char *key)
 
 /* The figures for scripts/bench-report ($CS_BENCH_RESULTS; nothing when unset). */
 struct figs {
-    const struct result *r4, *r20, *o[3];
+    const struct result *r4, *r20, *r4tls, *o[3];
     int outage;
     double massif, massif_ng, ir, arm, fp_ns, fp_memcpy;
     size_t fp_allocs;
@@ -859,6 +886,16 @@ static void emit_figures(const struct figs *f)
         PFIG(.id = "producer.rss_20mib", .label = "peak RSS (VmHWM), HTTP, 20 MiB store",
              .value = get(f->r20, "vmhwm_kb") * 1024.0 / 1e6, .unit = "MB", .reference = "12.0 MB",
              .note = "report only");
+    }
+    if (f->r4tls->ok) {
+        PFIG(.id = "producer.rss_4mib_https", .label = "peak RSS (VmHWM), HTTPS, 4 MiB store",
+             .value = get(f->r4tls, "vmhwm_kb") * 1024.0 / 1e6, .unit = "MB",
+             .reference = "13.1 MB", .note = "report only (Debian's libcurl4 and OpenSSL)");
+        PFIG(.id = "producer.allocs_per_frame_https",
+             .label = "heap allocations per frame once streaming, HTTPS (SDK + libcurl)",
+             .value = (get(f->r4tls, "allocs_sdk") + get(f->r4tls, "allocs_curl")) /
+                      get(f->r4tls, "steady_frames"),
+             .unit = "", .note = "report only (OpenSSL's allocations are not in libcurl's hooks)");
     }
     if (f->massif >= 0) {
         /* the budget's figure is producer-massif-device.sh's (a libcurl without TLS, as a camera
@@ -929,7 +966,7 @@ static void usage(void)
            "       producer_bench --once N     (the frame path alone, N frames, for callgrind)\n"
            "       producer_bench --make-clip FILE   (the benchmark clip, if FILE is missing)\n"
            "       producer_bench --child stream|outage --store BYTES --clip FILE --ingest BIN\n"
-           "                      [--fast] [--stall-at S --stall-for S] [--verify]\n"
+           "                      [--fast] [--stall-at S --stall-for S] [--verify] [--tls]\n"
            "Prints every figure of issue 5's budgets with the reference and target beside it.\n"
            "--fast puts the frames 10x faster than real time (quick look; the budgets are the\n"
            "real-time figures). --no-valgrind skips massif and callgrind.\n");
@@ -941,7 +978,7 @@ int main(int argc, char **argv)
 {
     bool fast = false, valgrind = true, size = true, outage = true;
     struct child_opts co = {0};
-    struct result r4, r20, o16, o5, o3;
+    struct result r4, r20, r4tls, o16, o5, o3;
     struct outage_math om;
     double fp_ns = 0, fp_memcpy = 0, ir = -1, massif = -1, massif_ng = -1, arm = -1;
     size_t fp_allocs = 0;
@@ -977,6 +1014,8 @@ int main(int argc, char **argv)
             co.stall_for_s = atof(argv[++i]);
         } else if (strcmp(argv[i], "--verify") == 0) {
             co.verify = true;
+        } else if (strcmp(argv[i], "--tls") == 0) {
+            co.tls = true;
         } else {
             usage();
             return strcmp(argv[i], "--help") == 0 ? 0 : 2;
@@ -1032,6 +1071,10 @@ int main(int argc, char **argv)
     failed |= run_child("", cmd, &r4);
     snprintf(cmd, sizeof(cmd), "stream --store %zu%s", (size_t)20 << 20, fast ? " --fast" : "");
     failed |= run_child("", cmd, &r20);
+    /* the same 4 MiB run over HTTPS (ALPN offers h2; the server's self-signed certificate) */
+    snprintf(cmd, sizeof(cmd), "stream --store %zu --tls%s", (size_t)4 << 20,
+             fast ? " --fast" : "");
+    failed |= run_child("", cmd, &r4tls);
 
     /* 2. valgrind: massif and callgrind, through the scripts */
     if (valgrind) {
@@ -1132,6 +1175,14 @@ int main(int argc, char **argv)
         snprintf(a, sizeof(a), "%.1f MB", get(&r20, "vmhwm_kb") * 1024.0 / 1e6);
         ROW("peak RSS (VmHWM), HTTP, 20 MiB store", a, "12.0 MB", "report");
     }
+    if (r4tls.ok) {
+        snprintf(a, sizeof(a), "%.1f MB", get(&r4tls, "vmhwm_kb") * 1024.0 / 1e6);
+        ROW("peak RSS (VmHWM), HTTPS, 4 MiB store", a, "13.1 MB", "report");
+        snprintf(a, sizeof(a), "%.2f",
+                 (get(&r4tls, "allocs_sdk") + get(&r4tls, "allocs_curl")) /
+                     get(&r4tls, "steady_frames"));
+        ROW("  heap allocations per frame, HTTPS (SDK + libcurl)", a, "", "");
+    }
     if (r4.ok) {
         snprintf(a, sizeof(a), "%.0f (1 + %.0f)", get(&r4, "threads_max"),
                  get(&r4, "threads_max") - 1);
@@ -1182,7 +1233,7 @@ int main(int argc, char **argv)
         }
     }
     if (outage) {
-        /* Why 5 MiB cannot hold a 30 s outage of this clip: the bytes themselves. */
+        /* What a 30 s outage of this clip asks of the store and the connection together. */
         double mib = 1048576.0, per_s = om.stored_bytes / ((double)NFR / 30.0);
         printf("  outage arithmetic (the clip as stored: AVCC in SimpleBlocks, %.2f MB = %.3f "
                "Mbit/s, of which SimpleBlock headers %.0f B = %.3f %%; Annex-B in: %.3f "
@@ -1191,14 +1242,15 @@ int main(int argc, char **argv)
                (om.stored_bytes - om.avcc_bytes) * 100.0 / om.stored_bytes, om.mbit_s);
         printf("    the 30 s stall itself (frames 450-1349):                %.2f MiB\n",
                om.stall_bytes / mib);
-        printf("    + the fragment in flight when it began (from frame %zu): %.2f MiB = the least "
-               "a store holds to lose nothing\n",
+        printf("    + the fragment in flight when it began (from frame %zu): %.2f MiB = what the "
+               "store and the connection hold between them to lose nothing\n",
                om.inflight_from, om.need_bytes / mib);
         printf("    a 5 MiB store holds %.1f s of this clip; 30 s + one 2 s fragment fit in 5 MiB "
                "only below %.2f Mbit/s\n",
                5.0 * mib / per_s, 5.0 * mib * 8.0 / 32.0 / 1e6);
-        printf("    (frames evicted from the store after they were handed to the kernel can still "
-               "reach the server: they are reported, with maybe_stored)\n");
+        printf("    (a full store first gives up the bytes the connection already carries; a "
+               "connection replaced before their acks takes them with it: reported, maybe_stored)"
+               "\n");
         if (o16.ok) {
             printf("    index and store header beyond store_bytes: %.0f bytes (%.2f %% of 16 MiB); "
                    "MKV beyond the SimpleBlocks (Clusters, stream headers): %.0f bytes (%.3f %%)\n",
@@ -1230,6 +1282,7 @@ int main(int argc, char **argv)
     }
     emit_figures(&(struct figs){&r4,
                                 &r20,
+                                &r4tls,
                                 {&o16, &o5, &o3},
                                 outage,
                                 massif,

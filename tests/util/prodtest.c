@@ -474,8 +474,11 @@ int pt_server_start(const char *bin, const char *data_dir, uint16_t port, const 
         line[got] = '\0';
         close(fds[0]); /* the server writes nothing more to stdout */
         u = strstr(line, "http://");
+        if (u == NULL) {
+            u = strstr(line, "https://"); /* --tls-cert */
+        }
         if (u != NULL) {
-            const char *colon = strrchr(u + 7, ':');
+            const char *colon = strrchr(strstr(u, "://") + 3, ':');
             snprintf(sv->url, sizeof(sv->url), "%s", u);
             sv->port = colon != NULL ? (uint16_t)atoi(colon + 1) : 0;
             return sv->port != 0 ? 0 : 1;

@@ -535,6 +535,11 @@ cs_status cs_consumer_open(const cs_consumer_config *cfg, cs_consumer **out)
         }
     }
     c->cfg.fragments = cfg->fragments;
+    if (cfg->resume_producer_ms_set) {
+        /* what an earlier reader processed, as if this client had delivered it */
+        c->last_complete_pts = cfg->resume_producer_ms;
+        c->have_last_pts = true;
+    }
     cs_gm_parser_config_init(&pc);
     pc.max_frame_bytes = cfg->max_frame_bytes ? cfg->max_frame_bytes : pc.max_frame_bytes;
     pc.allocator = a;

@@ -256,6 +256,15 @@ typedef struct cs_consumer_config {
     bool tls_verify;             /**< default true */
     const cs_allocator *allocator;
     const cs_logger *logger;
+    /** A reader picking up where an earlier one stopped (a restarted process, typically with
+     * CS_START_CONTINUATION_TOKEN from the last fragment it processed): set
+     * `resume_producer_ms_set` and the producer timestamp of that fragment. Fragments whose
+     * producer timestamp is at or before it are then skipped as delivered already, as they are
+     * after a reconnect inside one client: a fragment served live that the server then failed
+     * to store (a crash, a full disk) comes back re-sent by the producer under a newer number,
+     * and a continuation token alone resumes after the old number, so before the copy. */
+    bool resume_producer_ms_set;
+    uint64_t resume_producer_ms;
 } cs_consumer_config;
 
 typedef struct cs_consumer cs_consumer;

@@ -6,20 +6,28 @@ The data directory is a small tmpfs (else a loop ext4 image; else skip 77). Frag
 of a GStreamer MKV (one Cluster = one fragment):
   1. an upload sends F1: PERSISTED;
   2. the disk is filled, the upload sends F2 whole and ends: F2 is received (it went by live at the
-     hub, with no consumer attached) but its persist fails (ERROR 5001);
+     hub, to the watcher of step 5 only) but its persist fails (ERROR 5001);
   3. two consumers ask for what follows F1 (CONTINUATION_TOKEN = F1, which is exactly what a
      consumer dropped in the middle of F2 asks when it reconnects): a raw GetMedia socket and
      the consumer SDK (cs_consume);
   4. the disk is freed and the producer re-sends F2 (a new upload, as the producer SDK does after
      an ERROR ack), first half of its Cluster, then the rest and F3.
 Both consumers must get F2 (the re-sent copy: the only one they can get) as it arrives, then F3:
-every frame exactly once, byte-identical to the upload. Before the fix the hub decided per stream
+every frame exactly once, byte-identical to the upload.
+A third consumer (raw) is attached from step 1 on and gets F2's first copy whole, live, under the
+number the hub reserved for it (T2; never stored). 5. A reader that processed it and restarts
+(a new process, CONTINUATION_TOKEN = T2) resumes after T2, so before the re-sent copy's newer
+number: with the producer timestamp of the last fragment it processed (`resume_producer_ms`,
+cs_consume --resume-producer-ms) the SDK skips the copy and delivers F3 only; without it, it
+delivers F2 a second time (shown too: the case the setting exists for; the soak's live consumer
+restarted after a full disk hit it). Before the fix the hub decided per stream
 that F2's second copy was "a re-send consumers already had" and forwarded it to nobody, and the
 consumers' cursors then moved past it with F3: F2 was lost for them (a gap).
 Usage: fault_diskfull_live.py CAMSTREAM_INGEST CS_CONSUME"""
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -124,7 +132,7 @@ def main():
     mnt = kvs.small_data_dir(tmp)
     srv = kvs.Server(binary, mnt)
     rc = 1
-    raw = cons = None
+    raw = cons = watch = None
     try:
         srv.start()
         kvs.create_stream(srv, "live")
@@ -136,17 +144,37 @@ def main():
         up0.finish()
         kvs.check(len(up0.of("PERSISTED")) == 1, "F1 PERSISTED")
         f1 = up0.of("PERSISTED")[0]["FragmentNumber"]
+        watch = GetMedia(srv, "live", {"StartSelectorType": "CONTINUATION_TOKEN",
+                                       "ContinuationToken": f1})
 
-        # 2. F2 received (at the hub, with no consumer), its persist fails.
+        # 2. F2 received (at the hub, live to the watcher only), its persist fails.
         filler = kvs.fill(mnt)
         up1 = kvs.Upload(srv, "live")
-        up1.send(header + c2)
+        half = len(c2) // 2
+        up1.send(header + c2[:half])
+        # the watcher is attached at the hub once it has the first half (then it gets the rest)
+        kvs.check(wait(lambda: c2[:half] in watch.body),
+                  "a consumer attached live gets F2's first copy as it arrives (half its Cluster)")
+        up1.send(c2[half:])
         up1.finish()
         errors = up1.of("ERROR")
         kvs.check(len(up1.of("RECEIVED")) == 1 and not up1.of("PERSISTED") and
                   [e.get("ErrorId") for e in errors] == [5001],
                   "disk full: F2 RECEIVED, not PERSISTED, ERROR 5001 (%s)" %
                   [(a.get("EventType"), a.get("ErrorId")) for a in up1.acks])
+
+        # The watcher got F2's first copy live, whole: its token and producer timestamp.
+        kvs.check(wait(lambda: b"AWS_KINESISVIDEO_CONTINUATION_TOKEN" in watch.body),
+                  "a consumer attached live got F2's first copy whole (%d bytes)" %
+                  len(watch.body))
+        m_tok = re.search(rb"AWS_KINESISVIDEO_CONTINUATION_TOKEN.{1,8}?(91[0-9]{45})",
+                          watch.body, re.S)
+        m_pts = re.search(rb"AWS_KINESISVIDEO_PRODUCER_TIMESTAMP.{1,8}?([0-9]+)\.([0-9]{3})",
+                          watch.body, re.S)
+        kvs.check(m_tok is not None and m_pts is not None,
+                  "F2's first copy carries CONTINUATION_TOKEN and PRODUCER_TIMESTAMP tags")
+        t2 = m_tok.group(1).decode()
+        pts2 = int(m_pts.group(1)) * 1000 + int(m_pts.group(2))
 
         # 3. The consumers, resuming after F1 (the index has nothing above it).
         raw = GetMedia(srv, "live", {"StartSelectorType": "CONTINUATION_TOKEN",
@@ -163,7 +191,6 @@ def main():
         # 4. The disk is freed; the producer re-sends F2 (half of it first), then F3.
         os.unlink(filler)
         up2 = kvs.Upload(srv, "live")
-        half = len(c2) // 2
         up2.send(header + c2[:half])
         # Not fatal at once: what follows shows what the consumers got instead.
         soft(wait(lambda: c2[:half] in raw.body),
@@ -204,6 +231,33 @@ def main():
         soft(frames == want["F2"] + want["F3"],
                   "the SDK consumer: %d frames exactly once, identical to the upload (%d)" %
                   (len(want["F2"]) + len(want["F3"]), len(frames)))
+
+        # 5. A reader restarted after processing F2's first copy (token T2, never stored).
+        soft(t2 not in stored and t2 < stored[1],
+             "F2's first copy's number T2 is not stored, and is below the re-sent copy's")
+
+        def resume(extra, events):
+            p = subprocess.run([consume, "--endpoint", "http://%s:%d" % (srv.host, srv.port),
+                                "--stream", "live", "--region", kvs.REGION,
+                                "--start", "CONTINUATION_TOKEN:" + t2, "--max-events",
+                                str(events), "--timeout", "30"] + extra,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=env, timeout=90)
+            ls = p.stdout.splitlines()
+            return (p.returncode, [ln.split()[1] for ln in ls if ln.startswith("start ")],
+                    [ln.split()[7] for ln in ls if ln.startswith("frame ")], p.stderr)
+
+        code, st, fr, err = resume(["--resume-producer-ms", str(pts2)], len(want["F3"]) + 2)
+        soft(code == 0 and st == stored[2:] and fr == want["F3"],
+             "restarted with T2 and resume_producer_ms = F2's producer timestamp (%d): the SDK "
+             "skips the re-sent F2 and delivers F3 only, exactly once (rc %d, starts %s, %d "
+             "frames) %s" % (pts2, code, [x[-6:] for x in st], len(fr), err.strip()[-200:]))
+        code, st, fr, err = resume([], len(want["F2"]) + 2)
+        soft(code == 0 and st == stored[1:2] and fr == want["F2"],
+             "restarted with T2 alone: the re-sent F2 comes again (the duplicate "
+             "resume_producer_ms prevents; rc %d, starts %s, %d frames)" %
+             (code, [x[-6:] for x in st], len(fr)))
+
         kvs.check(srv.alive(), "the server is still running")
         rc = 1 if FAILED else 0
     except kvs.Fail:
@@ -211,6 +265,8 @@ def main():
     finally:
         if raw is not None:
             raw.close()
+        if watch is not None:
+            watch.close()
         if cons is not None and cons.poll() is None:
             cons.kill()
             cons.wait()

@@ -22,7 +22,7 @@ static void usage(FILE *to)
                 "                  [--start NOW|EARLIEST|FRAGMENT_NUMBER:N|CONTINUATION_TOKEN:T|\n"
                 "                           SERVER_TIMESTAMP:MS|PRODUCER_TIMESTAMP:MS]\n"
                 "                  [--fragments N1,N2,...] [--no-follow] [--max-events N]\n"
-                "                  [--timeout SECONDS]\n"
+                "                  [--timeout SECONDS] [--resume-producer-ms MS]\n"
                 "Reads the stream with the consumer SDK and prints one line per fragment/frame.\n");
 }
 
@@ -56,6 +56,9 @@ int main(int argc, char **argv)
             cfg.stream_name = v;
         } else if (strcmp(a, "--region") == 0) {
             cfg.region = v;
+        } else if (strcmp(a, "--resume-producer-ms") == 0) {
+            cfg.resume_producer_ms_set = true;
+            cfg.resume_producer_ms = strtoull(v, NULL, 10);
         } else if (strcmp(a, "--max-events") == 0) {
             max_events = atol(v);
         } else if (strcmp(a, "--timeout") == 0) {

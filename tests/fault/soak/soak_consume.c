@@ -14,9 +14,7 @@
  *                                      or one torn mid-upload and never stored; the producer
  *                                      re-sent its frames under a new number; the message
  *                                      names the fragment): resumes at the last complete
- *                                      fragment's producer timestamp instead, and skips the
- *                                      fragments up to it:
- *   skip <fragment number> <producer ms> (read before)
+ *                                      fragment's producer timestamp instead
  *   lost <status> <message>            the GetMedia failed; frames of a fragment not ended
  *                                      before this line may come again after the next open
  *   error <id> <code>                  an error the server reported inside the stream
@@ -25,7 +23,10 @@
  * 5 s pass without an event) and exits: 0 when the response ended cleanly, 1 when it failed.
  * Usage: soak_consume --endpoint URL --stream NAME --out FILE [--start SELECTOR] [--no-follow 1]
  *        [--last-ms MS]   (the producer timestamp of the last complete fragment read before)
- *        SELECTOR: NOW (default), EARLIEST or CONTINUATION_TOKEN:T */
+ *        SELECTOR: NOW (default), EARLIEST or CONTINUATION_TOKEN:T
+ * Every open passes the producer timestamp of the last complete fragment read (by this process
+ * or, through --last-ms, the one before it) to the SDK (`resume_producer_ms`), which skips the
+ * fragments at or before it: copies re-sent under a newer number of fragments read live. */
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
 #include <stdbool.h>
@@ -55,8 +56,7 @@ int main(int argc, char **argv)
     bool follow = true;
     unsigned idle = 0;
     uint64_t last_ms = 0, resume_ms = 0; /* producer ms of the last complete fragment */
-    uint64_t skip_le_ms = 0;             /* skip fragments with producer ms <= this */
-    bool skipping = false;
+    bool have_last = false;
     int rc = 0;
     FILE *out;
 
@@ -71,6 +71,7 @@ int main(int argc, char **argv)
             start = argv[i + 1];
         } else if (strcmp(argv[i], "--last-ms") == 0) {
             last_ms = strtoull(argv[i + 1], NULL, 10);
+            have_last = true;
         } else if (strcmp(argv[i], "--no-follow") == 0) {
             follow = strcmp(argv[i + 1], "0") == 0;
         } else {
@@ -107,6 +108,11 @@ int main(int argc, char **argv)
         cfg.region = "us-west-2";
         cfg.connect_timeout_ms = 3000;
         cfg.follow = follow;
+        /* Each open is a new client: tell it what this process (or the one before it, through
+         * --last-ms) processed, so that a fragment served live, lost by the server and re-sent
+         * under a newer number is skipped (the SDK does this itself across its reconnects). */
+        cfg.resume_producer_ms_set = have_last;
+        cfg.resume_producer_ms = last_ms;
         if (resume_ms != 0) {
             cfg.start.type = CS_START_PRODUCER_TIMESTAMP;
             cfg.start.timestamp_ms = resume_ms;
@@ -130,7 +136,7 @@ int main(int argc, char **argv)
             fprintf(out, "tokenlost %s %s resume PRODUCER_TIMESTAMP:%llu\n", token,
                     cs_consumer_error(c), (unsigned long long)last_ms);
             fflush(out);
-            resume_ms = skip_le_ms = last_ms;
+            resume_ms = last_ms;
             cs_consumer_close(&c);
             continue;
         }
@@ -166,7 +172,7 @@ int main(int argc, char **argv)
                 fprintf(out, "tokenlost %s %s resume PRODUCER_TIMESTAMP:%llu\n", token,
                         cs_consumer_error(c), (unsigned long long)last_ms);
                 fflush(out);
-                resume_ms = skip_le_ms = last_ms;
+                resume_ms = last_ms;
                 break;
             }
             if (st != CS_OK) {
@@ -185,22 +191,8 @@ int main(int argc, char **argv)
                 break;
             }
             if (ev.type == CS_GM_EV_FRAGMENT_START) {
-                /* after a fallback: fragments up to the last one read were delivered already */
-                skipping = skip_le_ms != 0 && ev.fragment->producer_ms <= skip_le_ms;
-                if (!skipping) {
-                    skip_le_ms = 0;
-                    fprintf(out, "start %s %llu\n", ev.fragment->number,
-                            (unsigned long long)ev.fragment->producer_ms);
-                }
-            } else if (skipping) {
-                if (ev.type == CS_GM_EV_FRAGMENT_END) {
-                    skipping = false;
-                    if (ev.fragment->continuation_token[0] != '\0') {
-                        snprintf(token, sizeof(token), "%s", ev.fragment->continuation_token);
-                    }
-                    fprintf(out, "skip %s %llu (read before)\n", ev.fragment->number,
-                            (unsigned long long)ev.fragment->producer_ms);
-                }
+                fprintf(out, "start %s %llu\n", ev.fragment->number,
+                        (unsigned long long)ev.fragment->producer_ms);
             } else if (ev.type == CS_GM_EV_FRAME) {
                 uint8_t md[CS_SHA256_SIZE];
                 char hex[2 * CS_SHA256_SIZE + 1];
@@ -212,6 +204,7 @@ int main(int argc, char **argv)
             } else if (ev.type == CS_GM_EV_FRAGMENT_END) {
                 if (ev.fragment->complete && ev.fragment->has_producer_ms) {
                     last_ms = ev.fragment->producer_ms;
+                    have_last = true;
                 }
                 if (ev.fragment->continuation_token[0] != '\0') {
                     snprintf(token, sizeof(token), "%s", ev.fragment->continuation_token);

@@ -53,6 +53,9 @@ static void usage(FILE *to)
         "                                        the stream as one Matroska file (- = stdout),\n"
         "                                        with a status line on stderr\n"
         "  tail NAME [--start S]                 print fragments and frames as they arrive\n"
+        "     get-media and tail: --resume-producer-ms MS skips fragments whose producer\n"
+        "     timestamp is at or before MS (resuming after:TOKEN where an earlier reader\n"
+        "     stopped: a fragment it read live and the server lost comes back re-sent)\n"
         "  put FILE --stream NAME [--fast] [--create] [--progress]\n"
         "                                        stream an MKV/MP4 or raw H.264/H.265 file with\n"
         "                                        the producer SDK, in real time or --fast; exit 0\n"
@@ -346,6 +349,15 @@ static int read_media(cs_consumer_config *cfg, int argc, char **argv, bool tail)
             duration = atof(argv[++i]);
         } else if (strcmp(argv[i], "--no-follow") == 0) {
             cfg->follow = false;
+        } else if (strcmp(argv[i], "--resume-producer-ms") == 0 && i + 1 < argc) {
+            char *end = NULL;
+            errno = 0;
+            cfg->resume_producer_ms = strtoull(argv[++i], &end, 10);
+            if (errno != 0 || end == argv[i] || *end != '\0') {
+                return fail("--resume-producer-ms: '%s' is not a timestamp in milliseconds",
+                            argv[i]);
+            }
+            cfg->resume_producer_ms_set = true;
         } else {
             return fail("%s: unknown argument %s", tail ? "tail" : "get-media", argv[i]);
         }

@@ -68,6 +68,7 @@ struct _GstCamstreamSrc {
     gchar *continuation_token;
     gboolean follow;
     guint max_frame_bytes;
+    gint64 resume_producer_ms; /* -1: not set */
     /* state */
     cs_consumer *consumer;
     cs_gm_remux remux;
@@ -89,6 +90,7 @@ enum {
     PROP_CONTINUATION_TOKEN,
     PROP_FOLLOW,
     PROP_MAX_FRAME_BYTES,
+    PROP_RESUME_PRODUCER_MS,
 };
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE(
@@ -137,6 +139,9 @@ static void gst_camstream_src_set_property(GObject *obj, guint id, const GValue 
         break;
     case PROP_MAX_FRAME_BYTES:
         s->max_frame_bytes = g_value_get_uint(v);
+        break;
+    case PROP_RESUME_PRODUCER_MS:
+        s->resume_producer_ms = g_value_get_int64(v);
         break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, ps);
@@ -187,6 +192,9 @@ static void gst_camstream_src_get_property(GObject *obj, guint id, GValue *v, GP
     case PROP_MAX_FRAME_BYTES:
         g_value_set_uint(v, s->max_frame_bytes);
         break;
+    case PROP_RESUME_PRODUCER_MS:
+        g_value_set_int64(v, s->resume_producer_ms);
+        break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, ps);
     }
@@ -216,6 +224,8 @@ static gboolean gst_camstream_src_start(GstBaseSrc *bs)
     cfg.start.continuation_token = s->continuation_token;
     cfg.follow = s->follow;
     cfg.max_frame_bytes = s->max_frame_bytes;
+    cfg.resume_producer_ms_set = s->resume_producer_ms >= 0;
+    cfg.resume_producer_ms = s->resume_producer_ms >= 0 ? (uint64_t)s->resume_producer_ms : 0;
     st = cs_consumer_open(&cfg, &s->consumer);
     if (st != CS_OK) {
         GST_ELEMENT_ERROR(s, RESOURCE, OPEN_READ,
@@ -394,6 +404,14 @@ static void gst_camstream_src_class_init(GstCamstreamSrcClass *klass)
                                     g_param_spec_uint("max-frame-bytes", "Max frame bytes",
                                                       "Largest frame accepted", 1024, G_MAXUINT,
                                                       4u << 20, rw));
+    g_object_class_install_property(
+        oc, PROP_RESUME_PRODUCER_MS,
+        g_param_spec_int64("resume-producer-ms", "Resume producer timestamp",
+                           "Resuming where an earlier reader stopped (continuation-token): the "
+                           "producer timestamp (ms) of the last fragment it processed; fragments "
+                           "at or before it are skipped, so a fragment read live, lost by the "
+                           "server and re-sent under a newer number is not read twice (-1: none)",
+                           -1, G_MAXINT64, -1, rw));
 
     gst_element_class_set_static_metadata(
         ec, "camstream source", "Source/Network",
@@ -414,6 +432,7 @@ static void gst_camstream_src_init(GstCamstreamSrc *s)
     s->start = START_NOW;
     s->follow = TRUE;
     s->max_frame_bytes = 4u << 20;
+    s->resume_producer_ms = -1;
     gst_base_src_set_format(GST_BASE_SRC(s), GST_FORMAT_BYTES);
     gst_base_src_set_live(GST_BASE_SRC(s), TRUE); /* start-selector=now */
 }

@@ -15,6 +15,7 @@ usage: cli.py CAMSTREAM_INGEST GETMEDIA_MKVDUMP CAMSTREAM [FILE_SAMPLE]"""
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -335,6 +336,20 @@ def main():
                   nums[3:] and sum(ln.startswith("  frame ") for ln in lines) ==
                   len(up.reader_frames([3, 4])),
                   "tail --start fragment:N: fragments 4 and 5 and their frames")
+        # A reader resuming with the producer timestamp of what it processed: fragment 4's
+        # timestamp skips fragment 4 even though the token (fragment 2) comes before it.
+        f4 = [ln for ln in lines if ln.startswith("fragment ")][:1]
+        m = re.search(r"producer=(\d+)\.(\d{3})", f4[0]) if f4 else None
+        ms4 = str(int(m.group(1)) * 1000 + int(m.group(2))) if m else "0"
+        rc, out, err = run(cli, url, "tail", "cli-cam", "--start", "after:" + nums[1],
+                           "--resume-producer-ms", ms4, "--no-follow")
+        e2e.check(rc == 0 and m is not None and
+                  [ln.split()[1] for ln in out.splitlines() if ln.startswith("fragment ")] ==
+                  nums[4:], "tail --start after:N --resume-producer-ms (fragment 4's): fragment "
+                  "5 only (%s)" % err.strip()[-200:])
+        rc, out, err = run(cli, url, "tail", "cli-cam", "--resume-producer-ms", "soon")
+        e2e.check(rc == 1 and "not a timestamp" in err,
+                  "tail --resume-producer-ms soon: exit 1, says why (%s)" % err.strip())
 
         put_checks(cli, url, tmp)
         if sample:

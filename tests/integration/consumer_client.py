@@ -160,6 +160,19 @@ def gst_src(plugin_dir, url, up, dump, tmp, proxy):
               segs[0]["frames"] == up.reader_frames(range(2, len(up.timecodes))),
               "camstreamsrc start-selector=producer-timestamp: from the third fragment on, "
               "frames identical %s" % p.stderr.strip()[-200:])
+    # Resuming with the producer timestamp of what an earlier reader processed (the third
+    # fragment's): from EARLIEST, the first three fragments are skipped.
+    out3 = os.path.join(tmp, "src-resume.mkv")
+    src_rs = src.replace("start-selector=earliest", "start-selector=earliest "
+                         "resume-producer-ms=%d" % up.timecodes[2])
+    p = subprocess.run([e2e.GST, "-q"] + src_rs.split(" ") + ["!", "filesink",
+                                                              "location=" + out3],
+                       capture_output=True, text=True, env=env, timeout=120)
+    ok, segs = e2e.reader_view(dump, out3) if p.returncode == 0 else (False, [])
+    e2e.check(ok and len(segs) == 1 and segs[0]["clusters"] == up.timecodes[3:] and
+              segs[0]["frames"] == up.reader_frames(range(3, len(up.timecodes))),
+              "camstreamsrc resume-producer-ms=<third fragment's>: from the fourth fragment on, "
+              "frames identical %s" % p.stderr.strip()[-200:])
     y4m = os.path.join(tmp, "src.y4m")
     p = subprocess.run([e2e.GST, "-q"] + src.split(" ") + [
         "!", "matroskademux", "!", "h264parse", "!", "avdec_h264", "!", "y4menc", "!",

@@ -148,31 +148,27 @@ def gst_src(plugin_dir, url, up, dump, tmp, proxy):
     e2e.check(e2e.ffprobe_view(out) == up.packets,
               "camstreamsrc through the cuts: ffprobe sees the upload's %d packets (pts, key, "
               "size, SHA-256)" % len(up.packets))
+    def from_fragment(name, props, first, what):
+        """camstreamsrc with `props` instead of start-selector=earliest: one Segment holding
+        the clusters and frames from fragment index `first` on."""
+        path = os.path.join(tmp, "src-%s.mkv" % name)
+        pipe = src.replace("start-selector=earliest", props)
+        p = subprocess.run([e2e.GST, "-q"] + pipe.split(" ") + ["!", "filesink",
+                                                                "location=" + path],
+                           capture_output=True, text=True, env=env, timeout=120)
+        ok, segs = e2e.reader_view(dump, path) if p.returncode == 0 else (False, [])
+        e2e.check(ok and len(segs) == 1 and segs[0]["clusters"] == up.timecodes[first:] and
+                  segs[0]["frames"] == up.reader_frames(range(first, len(up.timecodes))),
+                  "camstreamsrc %s, frames identical %s" % (what, p.stderr.strip()[-200:]))
+
     # From a timestamp: producer-timestamp START + 2 s is the third fragment.
-    out2 = os.path.join(tmp, "src-ts.mkv")
-    src_ts = src.replace("start-selector=earliest", "start-selector=producer-timestamp "
-                         "start-timestamp=%d" % (e2e.START_MS + 2000))
-    p = subprocess.run([e2e.GST, "-q"] + src_ts.split(" ") + ["!", "filesink",
-                                                              "location=" + out2],
-                       capture_output=True, text=True, env=env, timeout=120)
-    ok, segs = e2e.reader_view(dump, out2) if p.returncode == 0 else (False, [])
-    e2e.check(ok and len(segs) == 1 and segs[0]["clusters"] == up.timecodes[2:] and
-              segs[0]["frames"] == up.reader_frames(range(2, len(up.timecodes))),
-              "camstreamsrc start-selector=producer-timestamp: from the third fragment on, "
-              "frames identical %s" % p.stderr.strip()[-200:])
+    from_fragment("ts", "start-selector=producer-timestamp start-timestamp=%d"
+                  % (e2e.START_MS + 2000), 2,
+                  "start-selector=producer-timestamp: from the third fragment on")
     # Resuming with the producer timestamp of what an earlier reader processed (the third
     # fragment's): from EARLIEST, the first three fragments are skipped.
-    out3 = os.path.join(tmp, "src-resume.mkv")
-    src_rs = src.replace("start-selector=earliest", "start-selector=earliest "
-                         "resume-producer-ms=%d" % up.timecodes[2])
-    p = subprocess.run([e2e.GST, "-q"] + src_rs.split(" ") + ["!", "filesink",
-                                                              "location=" + out3],
-                       capture_output=True, text=True, env=env, timeout=120)
-    ok, segs = e2e.reader_view(dump, out3) if p.returncode == 0 else (False, [])
-    e2e.check(ok and len(segs) == 1 and segs[0]["clusters"] == up.timecodes[3:] and
-              segs[0]["frames"] == up.reader_frames(range(3, len(up.timecodes))),
-              "camstreamsrc resume-producer-ms=<third fragment's>: from the fourth fragment on, "
-              "frames identical %s" % p.stderr.strip()[-200:])
+    from_fragment("resume", "start-selector=earliest resume-producer-ms=%d" % up.timecodes[2], 3,
+                  "resume-producer-ms=<third fragment's>: from the fourth fragment on")
     y4m = os.path.join(tmp, "src.y4m")
     p = subprocess.run([e2e.GST, "-q"] + src.split(" ") + [
         "!", "matroskademux", "!", "h264parse", "!", "avdec_h264", "!", "y4menc", "!",

@@ -1054,12 +1054,37 @@ class Soak:
                   "fragment's producer timestamp, skipping what it had read: %s"
                   % (stream, len(tl), tl[0][:240]), flush=True)
             self.tokenlost = getattr(self, "tokenlost", 0) + len(tl)
+        if dup or not order_ok:
+            self.show_reread(c.out)
         check(len(ms) > 0 and dup == 0 and order_ok and gap == 0 and differ == 0,
               "%s: live consumer: %d frames in %d fragments over %d opens (%d lost connections, "
               "%d restarts), no duplicate (%d), in order (%s), no gap against the stored stream "
               "from its first frame to the end (%d missing), identical to it (%d differ)"
               % (stream, len(ms), fragments, opens, lost, c.incarnation - 1, dup, order_ok, gap,
                  differ))
+
+    @staticmethod
+    def show_reread(path):
+        """For the record of a failed run: the consume log's non-frame lines around the first
+        fragment that starts at or before a producer timestamp already read."""
+        try:
+            lines = [ln.rstrip() for ln in open(path, errors="replace")
+                     if not ln.startswith("frame ")]
+        except OSError:
+            return
+        top, cur = -1, -1  # producer ms of the newest fragment read whole; of the open one
+        for i, ln in enumerate(lines):
+            w = ln.split()
+            if len(w) == 3 and w[0] == "start" and w[2].isdigit():
+                cur = int(w[2])
+                if cur <= top:
+                    print("  the consumer read producer ms %s again (log %s, lines without "
+                          "frames):" % (w[2], path), flush=True)
+                    for x in lines[max(0, i - 10):i + 4]:
+                        print("    " + x[:160], flush=True)
+                    return
+            elif len(w) >= 3 and w[0] == "end" and w[2] == "1":
+                top = max(top, cur)
 
     def check_records(self, port):
         got = read_records(port)

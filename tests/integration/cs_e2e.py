@@ -58,13 +58,13 @@ def missing_tools(*tools):
 class Server:
     """camstream-ingest on 127.0.0.1, port chosen by the system (read from the banner)."""
 
-    def __init__(self, binary, data_dir, extra=(), log=None):
+    def __init__(self, binary, data_dir, extra=(), log=None, preexec=None):
         self.log_path = log or data_dir + ".log"
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [binary, "--listen", "127.0.0.1:0", "--data-dir", data_dir, "--access-key", AK,
              "--secret-key", SK, "--log-level", "debug"] + list(extra),
-            stdout=subprocess.PIPE, stderr=self.log, text=True)
+            stdout=subprocess.PIPE, stderr=self.log, text=True, preexec_fn=preexec)
         banner = self.proc.stdout.readline().strip()
         self.url = banner.rsplit(" ", 1)[-1] if banner.startswith(
             "camstream-ingest listening on ") else ""

@@ -77,9 +77,10 @@ struct opts {
     double sweep_seconds;
     unsigned only; /* bit per scenario */
     bool keep;
-    bool paced_ceiling;    /* scenario 2 also runs against the ceiling */
-    bool ceil_dirsync;     /* ceiling: also fsync the directory after the rename */
-    unsigned ceil_workers; /* ceiling: at most this many fragments persisting at once; 0 = all */
+    bool paced_ceiling;      /* scenario 2 also runs against the ceiling */
+    bool ceil_dirsync;       /* ceiling: also fsync the directory after the rename */
+    unsigned ceil_workers;   /* ceiling: at most this many fragments persisting at once; 0 = all */
+    const char *latency_log; /* scenario 2: one line per fragment appended here */
 };
 
 static struct opts g_o;
@@ -1555,6 +1556,7 @@ static void run_paced(int port, const struct body *b, size_t n, unsigned secs, c
     struct engine e;
     size_t i, k, ng = 0, nr = 0;
     double *lat, *lag, rs[4096], t_setup, acked_bytes = 0;
+    FILE *log;
 
     memset(o, 0, sizeof(*o));
     engine_init(&e, port, n, b);
@@ -1579,6 +1581,11 @@ static void run_paced(int port, const struct body *b, size_t n, unsigned secs, c
     }
     lat = xcalloc(n * b->n_frags, sizeof(double));
     lag = xcalloc(n * b->n_frags, sizeof(double));
+    log = g_o.latency_log != NULL ? fopen(g_o.latency_log, "a") : NULL;
+    if (g_o.latency_log != NULL && log == NULL) {
+        fprintf(stderr, "ingest_bench: cannot append to %s: %s\n", g_o.latency_log,
+                strerror(errno));
+    }
     for (i = 0; i < n; i++) {
         for (k = 0; k < b->n_frags; k++) {
             /* the unit whose first bytes end fragment k: the next key frame, or the last one */
@@ -1592,10 +1599,17 @@ static void run_paced(int port, const struct body *b, size_t n, unsigned secs, c
             }
             if (e.c[i].t_end[k] > 0 && e.c[i].t_ack[k] > 0) {
                 lat[o->nl++] = (e.c[i].t_ack[k] - e.c[i].t_end[k]) / 1e6;
+                if (log != NULL) {
+                    fprintf(log, "%s %zu %zu %.3f %.3f\n", prefix, i, k,
+                            (e.c[i].t_end[k] - e.go_ns) / 1e6, lat[o->nl - 1]);
+                }
             } else {
                 o->miss++;
             }
         }
+    }
+    if (log != NULL) {
+        fclose(log);
     }
     o->lag50 = quantile(lag, ng, 0.50);
     o->lag99 = quantile(lag, ng, 0.99);
@@ -2048,6 +2062,8 @@ static void usage(FILE *f)
         "  --ceiling-workers K at most K fragments persisting at once in the ceiling (default:\n"
         "                      one per connection; the server persists on --workers threads)\n"
         "  --ceiling-dirsync   the ceiling also fsyncs the directory after each rename\n"
+        "  --latency-log FILE  scenarios 2 and 5: append a line per acked fragment to FILE:\n"
+        "                      who, upload, fragment, ms since start of its end, ack latency ms\n"
         "  --no-paced-ceiling  skip the ceiling's run of scenario 2\n"
         "With $CS_BENCH_RESULTS set, every figure is also appended to that file as a JSON line\n"
         "(scripts/bench-report turns them into docs/benchmarks.md).\n"
@@ -2100,6 +2116,7 @@ int main(int argc, char **argv)
                                        {"no-paced-ceiling", no_argument, NULL, 'P'},
                                        {"sweep", required_argument, NULL, 'S'},
                                        {"sweep-duration", required_argument, NULL, 'T'},
+                                       {"latency-log", required_argument, NULL, 'L'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
     const char *base;
@@ -2194,6 +2211,9 @@ int main(int argc, char **argv)
                 end += *end == ',';
             }
             sweep_given = true;
+            break;
+        case 'L':
+            g_o.latency_log = optarg;
             break;
         case 'T':
             g_o.sweep_seconds = atof(optarg);

@@ -142,15 +142,15 @@ static bool conn_wants_write(const struct csi_conn *c)
  * asked for (fd_limit_per_thread below the limit). That scan ran on every event: 4% of the
  * server's CPU, 7% of the loop thread's, at 1,000 uploads. So the server sets its own soft limit
  * to what it needs (raised up to the hard limit; a huge one lowered to FD_TABLE_MAX) and lets lws
- * size an indexed table from it (two pointers per descriptor). Returns the limit. */
-static rlim_t fd_limit_setup(cs_http_server *srv)
+ * size an indexed table from it (two pointers per descriptor). */
+static void fd_limit_setup(cs_http_server *srv)
 {
     struct rlimit rl;
     rlim_t need = (rlim_t)srv->cfg.max_connections + FD_RESERVE;
     rlim_t want;
 
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
-        return 0;
+        return;
     }
     want = rl.rlim_cur;
     if (want < need) {
@@ -168,7 +168,7 @@ static rlim_t fd_limit_setup(cs_http_server *srv)
         if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
             CS_LOG_WARN(srv->log, CSI_MOD, "cannot set the open-file limit to %llu: %s",
                         (unsigned long long)want, strerror(errno));
-            return was;
+            return;
         }
         CS_LOG_DEBUG(srv->log, CSI_MOD, "open-file limit %llu -> %llu", (unsigned long long)was,
                      (unsigned long long)want);
@@ -180,7 +180,6 @@ static rlim_t fd_limit_setup(cs_http_server *srv)
                     "raise it (ulimit -Hn, or LimitNOFILE= in a systemd unit)",
                     (unsigned long long)want, (unsigned long long)need, srv->cfg.max_connections);
     }
-    return want;
 }
 
 static void conn_service(struct csi_conn *c)
@@ -1184,7 +1183,7 @@ static void loop_main(void *arg)
     info.user = srv;
     info.count_threads = 1;
     /* 0: lws sizes its descriptor table from the open-file limit, indexed (fd_limit_setup()) */
-    (void)fd_limit_setup(srv);
+    fd_limit_setup(srv);
     info.fd_limit_per_thread = 0;
 #if CSI_HAVE_LIBEV
     /* lws on a libev loop with the epoll backend: lws' own loop polls every connection on each

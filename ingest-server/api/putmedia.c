@@ -25,6 +25,7 @@
 #include "live.h"
 #include "media.h"
 #include "metrics.h"
+#include "upkeep.h"
 
 #define MOD "putmedia"
 
@@ -268,16 +269,6 @@ static void kick(struct upload *up)
         send_ack(up, CS_KVS_ACK_ERROR, true, f->timecode_ms, NULL, PM_ERR_INTERNAL);
         frag_free(f);
     }
-}
-
-static void fnv_hex(const char *s, char out[17])
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) {
-        h ^= (uint8_t)*s;
-        h *= 1099511628211ull;
-    }
-    snprintf(out, 17, "%016" PRIx64, h);
 }
 
 /* The index insert's verdict (on the thread that led its group commit, or inline). */
@@ -561,11 +552,12 @@ static void lookup_job(void *arg)
         s = CS_E_NOTFOUND;
     }
     if (s == CS_OK) {
-        char h[17];
+        char prefix[32];
         cs_index_fragment last;
         snprintf(up->name, sizeof(up->name), "%s", st.name);
-        fnv_hex(st.arn, h);
-        snprintf(up->key_prefix, sizeof(up->key_prefix), "streams/%s/fragments/", h);
+        /* the layout recovery and the sweeper read back (upkeep.h) */
+        cs_upkeep_stream_prefix(st.arn, prefix);
+        snprintf(up->key_prefix, sizeof(up->key_prefix), "%sfragments/", prefix);
         /* The stream's object directories now, not in its first fragment's persist (that adds
          * two directory creations and their parents' fsyncs to its ack). An error here is met
          * again, and reported, by the put. */

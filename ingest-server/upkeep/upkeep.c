@@ -30,7 +30,7 @@ void cs_upkeep_config_init(cs_upkeep_config *cfg)
 
 void cs_upkeep_stream_prefix(const char *stream_arn, char out[32])
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a 64, as putmedia.c names objects */
+    uint64_t h = 1469598103934665603ull; /* FNV-1a 64; putmedia.c names objects with this */
     for (const char *s = stream_arn; *s; s++) {
         h ^= (uint8_t)*s;
         h *= 1099511628211ull;
